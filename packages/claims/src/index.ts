@@ -1,0 +1,5 @@
+export * from './bodies.ts'
+export * from './errors.ts'
+export * from './notes.ts'
+export * from './scopes.ts'
+export * from './tokens.ts'
