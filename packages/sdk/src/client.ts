@@ -1,0 +1,448 @@
+import type { KyInstance } from 'ky'
+import { createAuthApi } from './auth-api.ts'
+import type {
+  AccessTokenClaims,
+  MeResponse,
+  RegisterRequest,
+  RegisterResponse,
+  SessionList,
+  TokenObtainRequest,
+} from './contract.ts'
+import {
+  type ChannelLike,
+  createLockRunner,
+  defaultChannel,
+  defaultLocks,
+  type LockManagerLike,
+  parseSyncMessage,
+  type SyncMessage,
+} from './cross-tab.ts'
+import { isTesseraError, TesseraError } from './errors.ts'
+import { createAuthenticatedHttp } from './http.ts'
+import { toTesseraError } from './responses.ts'
+import {
+  decodeClaims,
+  parseSession,
+  refreshDueAt,
+  type Session,
+  serializeSession,
+} from './session.ts'
+import { createMemoryStorage, type StorageAdapter } from './storage.ts'
+
+export type SignOutReason = 'logout' | 'session_expired'
+
+export type AuthChangeEvent =
+  | { type: 'signed_in'; session: Session }
+  | { type: 'refreshed'; session: Session }
+  | { type: 'signed_out'; reason: SignOutReason }
+
+export type AuthChangeListener = (event: AuthChangeEvent) => void
+
+export interface ClientOptions {
+  /** Base URL of the Tessera auth server, e.g. `https://auth.example.com`. */
+  authUrl: string | URL
+  /** Where the session is kept; memory by default. */
+  storage?: StorageAdapter
+  /** Storage key; also names the cross-tab lock and channel. Default `tessera.session`. */
+  storageKey?: string
+  fetch?: typeof globalThis.fetch
+  /** The device clock in ms (default `Date.now`); only ever compared with itself. */
+  now?: () => number
+  /** Refresh on a timer before expiry (default true). Without it, refresh happens on use. */
+  autoRefresh?: boolean
+  /** Refresh this many ms before expiry, at most a quarter of the lifetime. Default 30 000. */
+  refreshMargin?: number
+  /** Timeout of each auth-server request in ms. Default 10 000. */
+  timeout?: number
+  /** Coordinate refreshes with other tabs. Default: when the storage is `shared`. */
+  crossTab?: boolean
+  /** Longest wait for the cross-tab refresh lock, in ms. Default 10 000. */
+  lockTimeout?: number
+  /** Web Locks implementation; default `navigator.locks` when present. */
+  locks?: LockManagerLike | null
+  /** Channel announcing new sessions to other tabs; default a `BroadcastChannel`. */
+  channel?: ChannelLike | null
+  /** Backoff in ms after the n-th failed refresh when the server sent no `Retry-After`. */
+  retryDelay?: (attempt: number) => number
+}
+
+export interface LogoutOptions {
+  /** `session` (default) ends this session; `all` ends every session of the user. */
+  scope?: 'session' | 'all'
+}
+
+export interface TesseraClient {
+  register(request: RegisterRequest): Promise<RegisterResponse>
+  login(credentials: TokenObtainRequest): Promise<Session>
+  /** Signs out locally even when the server cannot be told; then rejects with why. */
+  logout(options?: LogoutOptions): Promise<void>
+  /** Rotates the tokens now; concurrent calls share one request. */
+  refresh(): Promise<Session>
+  /** The session with a usable access token (refreshed if due), or `null` when signed out. */
+  getSession(): Promise<Session | null>
+  /** A usable access token; rejects with `not_signed_in` or `session_expired`. */
+  getAccessToken(): Promise<string>
+  /** The current access token's claims, decoded (not verified), or `null`. */
+  getClaims(): Promise<AccessTokenClaims | null>
+  me(): Promise<MeResponse>
+  listSessions(): Promise<SessionList>
+  /** Listens for sign-in, refresh and sign-out, of this tab and of the others; returns `unsubscribe`. */
+  onAuthChange(listener: AuthChangeListener): () => void
+  /** ky instance that adds the Bearer token and refreshes on `invalid_token`; `extend` it. */
+  readonly http: KyInstance
+  /** Stops timers and closes the cross-tab channel. */
+  dispose(): void
+}
+
+const MAX_TIMER_DELAY = 2 ** 31 - 1
+
+function defaultRetryDelay(attempt: number): number {
+  return Math.min(60_000, 1000 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)
+}
+
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  // A pending refresh must not keep a Node or Deno process alive.
+  if (typeof timer === 'object' && timer !== null && 'unref' in timer) timer.unref()
+  else
+    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(Number(timer))
+}
+
+function report(error: unknown): void {
+  const reportError = (globalThis as { reportError?: (error: unknown) => void }).reportError
+  if (typeof reportError === 'function') reportError(error)
+  else console.error(error)
+}
+
+const notSignedIn = () => new TesseraError('not_signed_in', 'No one is signed in')
+
+type Outcome = { session: Session | null; error?: TesseraError; event?: AuthChangeEvent }
+
+/**
+ * Creates a Tessera client: login and registration, a session that refreshes itself, and an
+ * authenticated ky instance for resource servers. Refreshes are single-flight within the client
+ * and, with shared storage, across tabs; only a definitive answer from the auth server signs
+ * the user out.
+ *
+ * @example
+ * const client = createClient({ authUrl: 'https://auth.example.com', storage: createLocalStorage() })
+ * await client.login({ username: 'ada', password: 'correct horse battery' })
+ * const api = client.http.extend({ prefixUrl: 'https://api.example.com' })
+ * const { message } = await api.get('api/restricted/').json<{ message: string }>()
+ */
+export function createClient(options: ClientOptions): TesseraClient {
+  const authUrl = String(options.authUrl)
+  const now = options.now ?? (() => Date.now())
+  const fetch: typeof globalThis.fetch =
+    options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  const storage = options.storage ?? createMemoryStorage()
+  const key = options.storageKey ?? 'tessera.session'
+  const margin = options.refreshMargin ?? 30_000
+  const autoRefresh = options.autoRefresh ?? true
+  const retryDelay = options.retryDelay ?? defaultRetryDelay
+  const crossTab = options.crossTab ?? storage.shared === true
+  const locks = crossTab ? (options.locks === undefined ? defaultLocks() : options.locks) : null
+  const channel = crossTab
+    ? options.channel === undefined
+      ? defaultChannel(`${key}:sync`)
+      : options.channel
+    : null
+  const runLocked = createLockRunner(locks, `${key}:refresh`, options.lockTimeout ?? 10_000)
+  const api = createAuthApi({ authUrl, fetch, timeout: options.timeout ?? 10_000, now })
+  const listeners = new Set<AuthChangeListener>()
+
+  let current: Session | null = null
+  let loading: Promise<void> | null = null
+  let refreshing: Promise<Session> | null = null
+  let queue: Promise<unknown> = Promise.resolve()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let failures = 0
+  let retryNotBefore = 0
+  let lastFailure: TesseraError | null = null
+  let disposed = false
+
+  // In-process mutual exclusion: state changes (refresh, login, logout, messages from other
+  // tabs) apply one at a time, and events go out only after the section (and lock) is left.
+  function exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = queue.then(task)
+    queue = run.catch(() => undefined)
+    return run
+  }
+
+  function critical<T>(task: () => Promise<T>): Promise<T> {
+    return exclusive(() => runLocked(task))
+  }
+
+  function emit(event: AuthChangeEvent | undefined): void {
+    if (!event) return
+    for (const listener of [...listeners]) {
+      try {
+        listener(event)
+      } catch (error) {
+        report(error)
+      }
+    }
+  }
+
+  function post(message: SyncMessage): void {
+    try {
+      channel?.postMessage(message)
+    } catch (error) {
+      report(error)
+    }
+  }
+
+  function schedule(): void {
+    clearTimeout(timer)
+    timer = undefined
+    if (!current || !autoRefresh || disposed) return
+    const session = current
+    const at = Math.max(refreshDueAt(session, margin), retryNotBefore)
+    timer = setTimeout(
+      () => {
+        timer = undefined
+        refreshFrom(session, { gated: true }).catch(() => undefined)
+      },
+      Math.min(MAX_TIMER_DELAY, Math.max(0, at - now())),
+    )
+    unrefTimer(timer)
+  }
+
+  function accept(session: Session | null): void {
+    current = session
+    failures = 0
+    retryNotBefore = 0
+    lastFailure = null
+    schedule()
+  }
+
+  function recordFailure(error: TesseraError): void {
+    failures += 1
+    retryNotBefore = now() + (error.retryAfter ?? retryDelay(failures))
+    lastFailure = error
+    schedule()
+  }
+
+  async function readStored(): Promise<Session | null> {
+    return parseSession(await storage.getItem(key))
+  }
+
+  function ensureLoaded(): Promise<void> {
+    loading ??= exclusive(async () => {
+      if (!current) accept(await readStored())
+    }).catch((error: unknown) => {
+      loading = null
+      throw error
+    })
+    return loading
+  }
+
+  function adoptionEvent(session: Session): AuthChangeEvent | undefined {
+    if (!current) return { type: 'signed_in', session }
+    if (current.refreshToken === session.refreshToken) return undefined
+    return { type: 'refreshed', session }
+  }
+
+  async function runRefresh(from: Session): Promise<Session> {
+    const outcome = await critical(async (): Promise<Outcome & { message?: SyncMessage }> => {
+      // Another tab, or an earlier call, may have rotated already: storage is the truth.
+      const stored = await readStored()
+      if (!stored) {
+        const event: AuthChangeEvent | undefined = current
+          ? { type: 'signed_out', reason: 'logout' }
+          : undefined
+        accept(null)
+        return { session: null, error: notSignedIn(), event }
+      }
+      if (stored.refreshToken !== from.refreshToken) {
+        const event = adoptionEvent(stored)
+        accept(stored)
+        return { session: stored, event }
+      }
+      try {
+        const next = await api.refreshGrant(stored.refreshToken)
+        await storage.setItem(key, serializeSession(next))
+        accept(next)
+        return {
+          session: next,
+          event: { type: 'refreshed', session: next },
+          message: { type: 'session', session: next },
+        }
+      } catch (caught) {
+        const error = await toTesseraError(caught, now)
+        if (error.code !== 'session_expired') {
+          recordFailure(error)
+          return { session: null, error }
+        }
+        await storage.removeItem(key)
+        accept(null)
+        return {
+          session: null,
+          error,
+          event: { type: 'signed_out', reason: 'session_expired' },
+          message: { type: 'signed_out', reason: 'session_expired' },
+        }
+      }
+    })
+    if (outcome.message) post(outcome.message)
+    emit(outcome.event)
+    if (outcome.error) throw outcome.error
+    return outcome.session as Session
+  }
+
+  /**
+   * The single flight: every caller that finds `from` due for a refresh shares one promise
+   * (auth-js's `refreshingDeferred`). `gated` callers respect the backoff after a failure.
+   */
+  function refreshFrom(from: Session, { gated }: { gated: boolean }): Promise<Session> {
+    if (refreshing) return refreshing
+    if (current && current.refreshToken !== from.refreshToken) return Promise.resolve(current)
+    if (gated && lastFailure && now() < retryNotBefore) return Promise.reject(lastFailure)
+    const flight = runRefresh(from).finally(() => {
+      if (refreshing === flight) refreshing = null
+    })
+    refreshing = flight
+    return flight
+  }
+
+  async function getAccessToken(): Promise<string> {
+    await ensureLoaded()
+    const session = current
+    if (!session) throw notSignedIn()
+    if (now() < refreshDueAt(session, margin)) return session.accessToken
+    try {
+      return (await refreshFrom(session, { gated: true })).accessToken
+    } catch (error) {
+      // The refresh failed without ending the session and the token still works: use it.
+      if (current === session && now() < session.expiresAt) return session.accessToken
+      throw error
+    }
+  }
+
+  async function recoverFromRejectedToken(rejected: string): Promise<void> {
+    await ensureLoaded()
+    const session = current
+    if (!session) throw notSignedIn()
+    if (session.accessToken !== rejected) return
+    await refreshFrom(session, { gated: true })
+  }
+
+  async function receive(message: SyncMessage): Promise<void> {
+    const event = await exclusive(async (): Promise<AuthChangeEvent | undefined> => {
+      if (message.type === 'signed_out') {
+        if (!current) return undefined
+        accept(null)
+        return { type: 'signed_out', reason: message.reason }
+      }
+      if (current && message.session.receivedAt < current.receivedAt) return undefined
+      const adopted = adoptionEvent(message.session)
+      if (adopted) accept(message.session)
+      return adopted
+    })
+    emit(event)
+  }
+
+  if (channel) {
+    channel.onmessage = (event) => {
+      const message = parseSyncMessage(event.data)
+      if (message) receive(message).catch(report)
+    }
+  }
+
+  const http = createAuthenticatedHttp({ getAccessToken, recoverFromRejectedToken }, fetch, now)
+
+  return {
+    http,
+
+    register: (request) => api.register(request),
+
+    async login(credentials) {
+      const session = await api.passwordGrant(credentials)
+      await critical(async () => {
+        await storage.setItem(key, serializeSession(session))
+        accept(session)
+      })
+      loading ??= Promise.resolve()
+      post({ type: 'session', session })
+      emit({ type: 'signed_in', session })
+      return session
+    },
+
+    async logout({ scope = 'session' } = {}) {
+      await ensureLoaded()
+      let failure: unknown
+      if (scope === 'all' && current) {
+        try {
+          await http.delete('api/sessions', { prefixUrl: authUrl })
+        } catch (error) {
+          failure = error
+        }
+      }
+      const ended = await critical(async () => {
+        const session = (await readStored()) ?? current
+        await storage.removeItem(key)
+        accept(null)
+        return session
+      })
+      if (ended) {
+        post({ type: 'signed_out', reason: 'logout' })
+        emit({ type: 'signed_out', reason: 'logout' })
+        if (scope === 'session') {
+          try {
+            await api.revoke(ended.refreshToken)
+          } catch (error) {
+            failure = error
+          }
+        }
+      }
+      // A session that had already ended needs no telling.
+      if (
+        failure &&
+        !(isTesseraError(failure) && ['session_expired', 'not_signed_in'].includes(failure.code))
+      ) {
+        throw failure
+      }
+    },
+
+    async refresh() {
+      await ensureLoaded()
+      if (!current) throw notSignedIn()
+      return refreshFrom(current, { gated: false })
+    },
+
+    async getSession() {
+      await ensureLoaded()
+      if (!current) return null
+      await getAccessToken().catch(() => undefined)
+      return current
+    },
+
+    getAccessToken,
+
+    async getClaims() {
+      const session = await this.getSession()
+      return session ? decodeClaims(session.accessToken) : null
+    },
+
+    me: () => http.get('api/me', { prefixUrl: authUrl }).json<MeResponse>(),
+
+    listSessions: () => http.get('api/sessions', { prefixUrl: authUrl }).json<SessionList>(),
+
+    onAuthChange(listener) {
+      listeners.add(listener)
+      return () => {
+        listeners.delete(listener)
+      }
+    },
+
+    dispose() {
+      disposed = true
+      clearTimeout(timer)
+      timer = undefined
+      if (channel) {
+        channel.onmessage = null
+        channel.close()
+      }
+      listeners.clear()
+    },
+  }
+}

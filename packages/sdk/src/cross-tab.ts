@@ -1,0 +1,93 @@
+import type { Session } from './session.ts'
+
+/** The part of the Web Locks API (`navigator.locks`) the client uses. */
+export interface LockManagerLike {
+  request<T>(
+    name: string,
+    options: { signal?: AbortSignal },
+    callback: (lock: unknown) => Promise<T> | T,
+  ): Promise<T>
+}
+
+/** The part of `BroadcastChannel` the client uses. */
+export interface ChannelLike {
+  postMessage(message: unknown): void
+  close(): void
+  onmessage: ((event: MessageEvent) => void) | null
+}
+
+export type SyncMessage =
+  | { type: 'session'; session: Session }
+  | { type: 'signed_out'; reason: 'logout' | 'session_expired' }
+
+export type RunLocked = <T>(task: () => Promise<T>) => Promise<T>
+
+/**
+ * Runs `task` while holding the named Web Lock, waiting at most `timeout` ms for it. A lock that
+ * never comes (a frozen tab holding it) must not freeze this tab: after the timeout the task runs
+ * unlocked. That is safe because the task re-reads storage first, and the auth server answers a
+ * replayed refresh token within its grace window with the same successor.
+ */
+export function createLockRunner(
+  locks: LockManagerLike | null,
+  name: string,
+  timeout: number,
+): RunLocked {
+  return async (task) => {
+    if (!locks) return task()
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(), timeout)
+    let granted = false
+    try {
+      return await locks.request(name, { signal: controller.signal }, () => {
+        granted = true
+        clearTimeout(timer)
+        return task()
+      })
+    } catch (error) {
+      if (!granted && controller.signal.aborted) return task()
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+function isSession(value: unknown): value is Session {
+  if (typeof value !== 'object' || value === null) return false
+  const session = value as Record<string, unknown>
+  return (
+    typeof session.accessToken === 'string' &&
+    typeof session.refreshToken === 'string' &&
+    typeof session.expiresAt === 'number' &&
+    typeof session.receivedAt === 'number'
+  )
+}
+
+export function parseSyncMessage(data: unknown): SyncMessage | null {
+  if (typeof data !== 'object' || data === null) return null
+  const message = data as Record<string, unknown>
+  if (message.type === 'session' && isSession(message.session)) {
+    return { type: 'session', session: message.session }
+  }
+  if (message.type === 'signed_out') {
+    return {
+      type: 'signed_out',
+      reason: message.reason === 'session_expired' ? 'session_expired' : 'logout',
+    }
+  }
+  return null
+}
+
+export function defaultLocks(): LockManagerLike | null {
+  const navigator = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator
+  return navigator?.locks ?? null
+}
+
+export function defaultChannel(name: string): ChannelLike | null {
+  if (typeof globalThis.BroadcastChannel !== 'function') return null
+  const channel = new globalThis.BroadcastChannel(name)
+  // Node keeps a process alive while a channel is open; the session must not do that.
+  ;(channel as { unref?: () => void }).unref?.()
+  return channel
+}

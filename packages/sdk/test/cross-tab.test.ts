@@ -1,0 +1,165 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createClient, createMemoryStorage, type StorageAdapter } from '../src/index.ts'
+import { AUTH_URL, createChannelHub, createFakeLocks, createFakeServer } from './fake-server.ts'
+import { CREDENTIALS, track } from './helpers.ts'
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function sharedStorage(): StorageAdapter {
+  const memory = createMemoryStorage()
+  return { ...memory, shared: true }
+}
+
+/** Two tabs of one origin: one localStorage, one lock manager, one broadcast hub. */
+function twoTabs(options: { lockTimeout?: number; refreshLatency?: number } = {}) {
+  const server = createFakeServer({ refreshLatency: options.refreshLatency ?? 0 })
+  const storage = sharedStorage()
+  const locks = createFakeLocks()
+  const hub = createChannelHub()
+  let time = 1_700_000_000_000
+  const clock = {
+    now: () => time,
+    advance(ms: number) {
+      time += ms
+    },
+  }
+  const tab = () =>
+    track(
+      createClient({
+        authUrl: AUTH_URL,
+        fetch: server.fetch,
+        storage,
+        locks,
+        channel: hub.join(),
+        now: clock.now,
+        autoRefresh: false,
+        lockTimeout: options.lockTimeout ?? 10_000,
+      }),
+    )
+  return { server, storage, locks, clock, a: tab(), b: tab() }
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0))
+
+describe('cross-tab refresh', () => {
+  it('shares one refresh between two tabs whose token expired at once', async () => {
+    const { server, clock, a, b } = twoTabs({ refreshLatency: 5 })
+    await a.client.login(CREDENTIALS)
+    await settle()
+    expect(await b.client.getSession()).not.toBeNull()
+    clock.advance(301_000)
+
+    const [tokenA, tokenB] = await Promise.all([
+      a.client.getAccessToken(),
+      b.client.getAccessToken(),
+    ])
+
+    expect(server.calls.refresh).toBe(1)
+    expect(tokenA).toBe(tokenB)
+  })
+
+  it('asks for the lock once for 50 concurrent requests in one tab (one shared flight)', async () => {
+    const { server, locks, clock, a } = twoTabs({ refreshLatency: 5 })
+    await a.client.login(CREDENTIALS)
+    const before = locks.requests
+    clock.advance(301_000)
+
+    const tokens = await Promise.all(Array.from({ length: 50 }, () => a.client.getAccessToken()))
+
+    expect(new Set(tokens).size).toBe(1)
+    expect(locks.requests - before).toBe(1)
+    expect(server.calls.refresh).toBe(1)
+  })
+
+  it('adopts the session another tab stored instead of spending its own refresh token', async () => {
+    const { server, clock, a, b } = twoTabs()
+    await a.client.login(CREDENTIALS)
+    await settle()
+    await b.client.getSession()
+    clock.advance(301_000)
+
+    const fresh = await a.client.refresh()
+    // b has not heard the broadcast yet; it still holds the old session and finds it due
+    const token = await b.client.getAccessToken()
+
+    expect(token).toBe(fresh.accessToken)
+    expect(server.calls.refresh).toBe(1)
+    expect(server.calls.refreshTokensPresented).toEqual(['r1'])
+  })
+
+  it('hands a new session to the other tab over the channel', async () => {
+    const { a, b } = twoTabs()
+    await a.client.login(CREDENTIALS)
+    await settle()
+    expect(b.events).toEqual([{ type: 'signed_in', session: await a.client.getSession() }])
+
+    const fresh = await a.client.refresh()
+    await settle()
+
+    expect(b.events.at(-1)).toEqual({ type: 'refreshed', session: fresh })
+    expect((await b.client.getSession())?.accessToken).toBe(fresh.accessToken)
+  })
+
+  it('signs the other tab out on logout', async () => {
+    const { a, b } = twoTabs()
+    await a.client.login(CREDENTIALS)
+    await settle()
+
+    await a.client.logout()
+    await settle()
+
+    expect(b.events.at(-1)).toEqual({ type: 'signed_out', reason: 'logout' })
+    expect(await b.client.getSession()).toBeNull()
+  })
+
+  it('gives up waiting for a stuck lock after lockTimeout and refreshes anyway', async () => {
+    vi.useFakeTimers()
+    const { server, locks, clock, a } = twoTabs({ lockTimeout: 5_000 })
+    await a.client.login(CREDENTIALS)
+    const release = locks.holdForever('tessera.session:refresh')
+    clock.advance(301_000)
+
+    let token: string | undefined
+    const pending = a.client.getAccessToken().then((value) => {
+      token = value
+    })
+    await vi.advanceTimersByTimeAsync(4_999)
+    expect(server.calls.refresh).toBe(0)
+    expect(token).toBeUndefined()
+
+    await vi.advanceTimersByTimeAsync(1)
+    await pending
+    expect(server.calls.refresh).toBe(1)
+    expect(token).toBe((await a.client.getSession())?.accessToken)
+    release()
+  })
+
+  it('runs no listener while the lock is held', async () => {
+    const { locks, a, b } = twoTabs()
+    const heldDuringEvents: number[] = []
+    a.client.onAuthChange(() => heldDuringEvents.push(locks.held))
+    b.client.onAuthChange(() => heldDuringEvents.push(locks.held))
+
+    await a.client.login(CREDENTIALS)
+    await a.client.refresh()
+    await settle()
+    await a.client.logout()
+    await settle()
+
+    expect(heldDuringEvents.length).toBeGreaterThanOrEqual(6)
+    expect(heldDuringEvents.every((held) => held === 0)).toBe(true)
+  })
+
+  it('signs a tab out when it finds the shared storage emptied by another tab', async () => {
+    const { storage, clock, a, server } = twoTabs()
+    await a.client.login(CREDENTIALS)
+    await storage.removeItem('tessera.session')
+    clock.advance(301_000)
+
+    await expect(a.client.getAccessToken()).rejects.toMatchObject({ code: 'not_signed_in' })
+    expect(a.events.at(-1)).toEqual({ type: 'signed_out', reason: 'logout' })
+    expect(server.calls.refresh).toBe(0)
+  })
+})
