@@ -31,6 +31,7 @@ export const EnvSchema = Type.Object({
     Type.String({ pattern: '^[^:,\\s]+:[^,\\s]{16,}(,[^:,\\s]+:[^,\\s]{16,})*$' }),
   ),
   TRUST_PROXY: Type.Boolean({ default: false }),
+  LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], { default: 'json' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -59,6 +60,8 @@ export interface Config {
   introspectionClients: ReadonlyMap<string, string>
   trustProxy: boolean
   logLevel: string
+  /** `pretty` needs the pino-pretty dev dependency: for `pnpm dev`, not production. */
+  logFormat: 'json' | 'pretty'
 }
 
 /** A configuration variable is missing or malformed; the message names each one. */
@@ -85,6 +88,7 @@ const HINTS: Partial<Record<keyof Env, string>> = {
   SIGNING_ALGORITHM: 'EdDSA or ES256',
   REFRESH_REUSE_GRACE_SECONDS: 'an integer from 0 to 300',
   INTROSPECTION_CLIENTS: 'a comma-separated list of id:secret pairs, secrets of 16+ characters',
+  LOG_FORMAT: 'json or pretty',
   LOG_LEVEL: 'one of fatal, error, warn, info, debug, trace, silent',
 }
 
@@ -143,6 +147,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ),
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT as 'json' | 'pretty',
   })
 }
 

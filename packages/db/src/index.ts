@@ -1,4 +1,6 @@
-import { mkdir } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
@@ -38,8 +40,27 @@ export interface DatabaseOptions {
   maxConnections?: number
 }
 
-/** Where the committed SQL migrations are, found through the package so bundles work too. */
-export const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
+/**
+ * Where the committed SQL migrations are. Found through the package first, so an app bundle that
+ * inlined this file still finds them in node_modules/@tessera/db.
+ */
+export const migrationsFolder = findMigrationsFolder()
+
+function findMigrationsFolder(): string {
+  const candidates: string[] = []
+  try {
+    candidates.push(
+      fileURLToPath(new URL('./drizzle', import.meta.resolve('@tessera/db/package.json'))),
+    )
+  } catch {
+    // Not resolvable by name from here (e.g. a test runner without import.meta.resolve).
+  }
+  candidates.push(fileURLToPath(new URL('../drizzle', import.meta.url)))
+  const found = candidates.find((dir) => existsSync(join(dir, 'meta', '_journal.json')))
+  if (!found)
+    throw new Error(`@tessera/db migrations not found (looked in ${candidates.join(', ')})`)
+  return found
+}
 
 // Any 64-bit constant shared by every instance: concurrent starts serialise on it.
 const MIGRATION_LOCK_ID = 7_244_502_411
@@ -103,9 +124,15 @@ function openPostgres(url: string, options: DatabaseOptions): OpenHandle {
 
 async function openPglite(options: DatabaseOptions): Promise<OpenHandle> {
   const dataDir = options.dataDir && options.dataDir !== 'memory://' ? options.dataDir : undefined
-  if (dataDir) await mkdir(dataDir, { recursive: true })
-  const client = new PGlite(dataDir)
-  await client.waitReady
+  const unlock = dataDir ? await lockDataDir(dataDir) : async () => {}
+  let client: PGlite
+  try {
+    client = new PGlite(dataDir)
+    await client.waitReady
+  } catch (error) {
+    await unlock()
+    throw error
+  }
   const pglite = drizzlePglite(client, { schema })
   return {
     db: pglite as unknown as Database,
@@ -116,6 +143,7 @@ async function openPglite(options: DatabaseOptions): Promise<OpenHandle> {
     },
     async close() {
       if (!client.closed) await client.close()
+      await unlock()
     },
     async migrate() {
       // One PGlite has one connection and one owner process: nothing to serialise against.
@@ -131,5 +159,40 @@ function maskUrl(url: string): string {
     return parsed.toString()
   } catch {
     return 'postgres://(unparseable url)'
+  }
+}
+
+/** Two processes on one PGlite data directory corrupt it: a second opener is told, not let in. */
+export class DataDirInUseError extends Error {
+  override name = 'DataDirInUseError'
+  readonly code = 'DATA_DIR_IN_USE'
+}
+
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true })
+  const lockFile = join(dataDir, 'tessera.lock')
+  try {
+    await writeFile(lockFile, String(process.pid), { flag: 'wx' })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim())
+    if (holder && holder !== process.pid && isAlive(holder)) {
+      throw new DataDirInUseError(
+        `The embedded database in ${dataDir} is in use by process ${holder} (is \`pnpm dev\` running?). ` +
+          'Stop that process first, or set DATABASE_URL to share a PostgreSQL server.',
+      )
+    }
+    // A stale lock from a process that died: take it over.
+    await writeFile(lockFile, String(process.pid))
+  }
+  return () => rm(lockFile, { force: true })
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { count, eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDatabase, type DatabaseHandle, notes, users } from '../src/index.ts'
@@ -55,3 +58,20 @@ if (process.env.DATABASE_URL) {
     })
   })
 }
+
+describe('createDatabase on a PGlite data directory', () => {
+  it('refuses a second opener of the same directory while the first is open', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-db-'))
+    try {
+      const first = await createDatabase({ dataDir: dir })
+      // The lock names this very process; a holder that is alive but not us is refused.
+      await writeFile(join(dir, 'tessera.lock'), String(process.ppid))
+      await expect(createDatabase({ dataDir: dir })).rejects.toThrow(/in use by process/)
+      await first.close()
+      const again = await createDatabase({ dataDir: dir })
+      await again.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../src/config.ts'
+import { createTestApp, PASSWORD, register, type TestApp, uniqueUsername } from './helpers.ts'
+
+let t: TestApp
+
+beforeAll(async () => {
+  t = await createTestApp()
+})
+afterAll(async () => {
+  await t.close()
+})
+
+describe('GET /health/live and /health/ready', () => {
+  it('answers ok while the database answers', async () => {
+    expect((await t.app.inject({ url: '/health/live' })).json()).toEqual({ status: 'ok' })
+    const ready = await t.app.inject({ url: '/health/ready' })
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toEqual({ status: 'ok', checks: { database: 'ok' } })
+  })
+
+  it('answers 503 without internals when the database is gone', async () => {
+    const doomed = await createTestApp()
+    try {
+      await doomed.database.close()
+      const ready = await doomed.app.inject({ url: '/health/ready' })
+      expect(ready.statusCode).toBe(503)
+      expect(ready.json()).toEqual({ status: 'unavailable', checks: { database: 'unreachable' } })
+      // A request that needs the database answers a generic 500, never the driver's message.
+      const login = await doomed.app.inject({
+        method: 'POST',
+        url: '/api/token/',
+        payload: { username: 'a', password: 'b' },
+      })
+      expect(login.statusCode).toBe(500)
+      expect(login.json()).toEqual({ detail: 'Internal server error.', code: 'internal_error' })
+    } finally {
+      await doomed.app.close()
+    }
+  })
+})
+
+describe('GET /docs', () => {
+  it('serves the OpenAPI document generated from the route schemas', async () => {
+    const response = await t.app.inject({ url: '/docs' })
+    expect(response.statusCode).toBe(200)
+    const doc = response.json()
+    expect(doc.openapi).toMatch(/^3\./)
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/token/', '/api/token/refresh/', '/oauth/token', '/api/me']),
+    )
+  })
+})
+
+describe('login rate limit', () => {
+  it('answers 429 with Retry-After after RATE_LIMIT_LOGIN_PER_MINUTE attempts', async () => {
+    const limited = await createTestApp(
+      { RATE_LIMIT_LOGIN_PER_MINUTE: '3' },
+      { database: t.database },
+    )
+    try {
+      const statuses: number[] = []
+      let last: Awaited<ReturnType<typeof limited.app.inject>> | undefined
+      for (let i = 0; i < 5; i++) {
+        last = await limited.app.inject({
+          method: 'POST',
+          url: '/api/token/',
+          remoteAddress: '203.0.113.7',
+          payload: { username: uniqueUsername('rl'), password: 'wrong password' },
+        })
+        statuses.push(last.statusCode)
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429])
+      expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0)
+      expect(last?.json().code).toBe('throttled')
+      // Another client is not affected.
+      const other = await limited.app.inject({
+        method: 'POST',
+        url: '/api/token/',
+        remoteAddress: '203.0.113.8',
+        payload: { username: uniqueUsername('rl'), password: 'wrong password' },
+      })
+      expect(other.statusCode).toBe(401)
+    } finally {
+      await limited.close()
+    }
+  })
+
+  if (process.env.REDIS_URL) {
+    it('shares counters between two instances through Redis', async () => {
+      const ip = `198.51.100.${Math.floor(Math.random() * 250)}`
+      const env = { RATE_LIMIT_LOGIN_PER_MINUTE: '2', REDIS_URL: process.env.REDIS_URL }
+      const a = await createTestApp(env, { database: t.database })
+      const b = await createTestApp(env, { database: t.database })
+      try {
+        const attempt = (app: TestApp['app']) =>
+          app.inject({
+            method: 'POST',
+            url: '/api/token/',
+            remoteAddress: ip,
+            payload: { username: uniqueUsername('rl'), password: 'wrong password' },
+          })
+        expect((await attempt(a.app)).statusCode).toBe(401)
+        expect((await attempt(b.app)).statusCode).toBe(401)
+        expect((await attempt(a.app)).statusCode).toBe(429)
+        expect((await attempt(b.app)).statusCode).toBe(429)
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    })
+  }
+
+  it('does not limit refreshes', async () => {
+    const limited = await createTestApp(
+      { RATE_LIMIT_LOGIN_PER_MINUTE: '1' },
+      { database: t.database },
+    )
+    try {
+      const { username } = await register(t.app)
+      const first = await limited.app.inject({
+        method: 'POST',
+        url: '/api/token/',
+        payload: { username, password: PASSWORD },
+      })
+      let token = first.json().refresh
+      for (let i = 0; i < 3; i++) {
+        const response = await limited.app.inject({
+          method: 'POST',
+          url: '/api/token/refresh/',
+          payload: { refresh: token },
+        })
+        expect(response.statusCode).toBe(200)
+        token = response.json().refresh
+      }
+    } finally {
+      await limited.close()
+    }
+  })
+})
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      issuer: 'http://127.0.0.1:4000',
+      audience: 'tessera',
+      accessTokenLifetimeSeconds: 300,
+      refreshTokenLifetimeSeconds: 86_400,
+      refreshReuseGraceSeconds: 10,
+      signingAlgorithm: 'EdDSA',
+    })
+    expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  it('names every bad variable at once and never echoes a secret', () => {
+    let error: unknown
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        ISSUER: 'https://auth.example.com/',
+        REFRESH_TOKEN_SECRET: 'hunter2',
+        REFRESH_REUSE_GRACE_SECONDS: '-1',
+      })
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const message = (error as ConfigError).message
+    for (const name of ['PORT', 'ISSUER', 'REFRESH_TOKEN_SECRET', 'REFRESH_REUSE_GRACE_SECONDS']) {
+      expect(message).toContain(name)
+    }
+    expect(message).not.toContain('hunter2')
+  })
+
+  it('turns REFRESH_REUSE_GRACE_SECONDS=0 into no grace at all', async () => {
+    const strict = await createTestApp(
+      { REFRESH_REUSE_GRACE_SECONDS: '0' },
+      { database: t.database },
+    )
+    try {
+      const { username } = await register(strict.app)
+      const pair = (
+        await strict.app.inject({
+          method: 'POST',
+          url: '/api/token/',
+          payload: { username, password: PASSWORD },
+        })
+      ).json()
+      strict.clock.advance(1)
+      const first = await strict.app.inject({
+        method: 'POST',
+        url: '/api/token/refresh/',
+        payload: { refresh: pair.refresh },
+      })
+      expect(first.statusCode).toBe(200)
+      strict.clock.advance(1)
+      const replay = await strict.app.inject({
+        method: 'POST',
+        url: '/api/token/refresh/',
+        payload: { refresh: pair.refresh },
+      })
+      expect(replay.statusCode).toBe(401)
+    } finally {
+      await strict.close()
+    }
+  })
+})
