@@ -1,3 +1,5 @@
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ACCESS_TOKEN_ALGORITHMS } from '@tessera/claims'
 import { type Static, Type } from 'typebox'
 import { Compile } from 'typebox/compile'
@@ -6,6 +8,13 @@ const Seconds = (fallback: number, minimum = 1) =>
   Type.Integer({ minimum, maximum: 10 * 365 * 86_400, default: fallback })
 const Secret = Type.String({ minLength: 32 })
 
+/**
+ * `<repo>/.data/auth-server`, whether run from `src/` (tsx) or from the bundle in `dist/`: both
+ * sit two levels below the repository root. A relative `DATA_DIR` is taken from the working
+ * directory.
+ */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../.data/auth-server', import.meta.url))
+
 /** Every environment variable the auth server reads; `.env.example` documents each one. */
 export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 4000 }),
@@ -13,7 +22,7 @@ export const EnvSchema = Type.Object({
   ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+[^/\\s]$' })),
   AUDIENCE: Type.String({ minLength: 1, default: 'tessera' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-  DATA_DIR: Type.String({ minLength: 1, default: '.data/auth-server' }),
+  DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   ACCESS_TOKEN_LIFETIME_SECONDS: Seconds(300),
   REFRESH_TOKEN_LIFETIME_SECONDS: Seconds(86_400),
@@ -46,6 +55,7 @@ export interface Config {
   issuer: string
   audience: string
   databaseUrl: string | undefined
+  /** PGlite data directory (absolute), used when `databaseUrl` is unset. */
   dataDir: string
   redisUrl: string | undefined
   accessTokenLifetimeSeconds: number
@@ -125,7 +135,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     issuer: e.ISSUER ?? `http://${publicHost}:${e.PORT}`,
     audience: e.AUDIENCE,
     databaseUrl: e.DATABASE_URL,
-    dataDir: e.DATA_DIR,
+    dataDir: e.DATA_DIR ? resolve(e.DATA_DIR) : DEFAULT_DATA_DIR,
     redisUrl: e.REDIS_URL,
     accessTokenLifetimeSeconds: e.ACCESS_TOKEN_LIFETIME_SECONDS,
     refreshTokenLifetimeSeconds: e.REFRESH_TOKEN_LIFETIME_SECONDS,
