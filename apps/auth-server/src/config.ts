@@ -13,7 +13,9 @@ const Secret = Type.String({ minLength: 32 })
  * sit two levels below the repository root. A relative `DATA_DIR` is taken from the working
  * directory.
  */
-export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../.data/auth-server', import.meta.url))
+export const DEFAULT_DATA_DIR = fileURLToPath(
+  new URL('../../../.data/auth-server', import.meta.url),
+)
 
 /** Every environment variable the auth server reads; `.env.example` documents each one. */
 export const EnvSchema = Type.Object({
@@ -55,7 +57,7 @@ export interface Config {
   issuer: string
   audience: string
   databaseUrl: string | undefined
-  /** PGlite data directory (absolute), used when `databaseUrl` is unset. */
+  /** PGlite data directory (absolute, or `memory://`), used when `databaseUrl` is unset. */
   dataDir: string
   redisUrl: string | undefined
   accessTokenLifetimeSeconds: number
@@ -135,7 +137,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     issuer: e.ISSUER ?? `http://${publicHost}:${e.PORT}`,
     audience: e.AUDIENCE,
     databaseUrl: e.DATABASE_URL,
-    dataDir: e.DATA_DIR ? resolve(e.DATA_DIR) : DEFAULT_DATA_DIR,
+    dataDir: !e.DATA_DIR
+      ? DEFAULT_DATA_DIR
+      : e.DATA_DIR === 'memory://'
+        ? e.DATA_DIR
+        : resolve(e.DATA_DIR),
     redisUrl: e.REDIS_URL,
     accessTokenLifetimeSeconds: e.ACCESS_TOKEN_LIFETIME_SECONDS,
     refreshTokenLifetimeSeconds: e.REFRESH_TOKEN_LIFETIME_SECONDS,

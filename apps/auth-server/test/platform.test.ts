@@ -208,3 +208,11 @@ describe('loadConfig', () => {
     }
   })
 })
+
+describe('DATA_DIR', () => {
+  it('keeps memory:// as the in-memory database and resolves a relative path', () => {
+    expect(loadConfig({ DATA_DIR: 'memory://' }).dataDir).toBe('memory://')
+    expect(loadConfig({ DATA_DIR: 'some/dir' }).dataDir).toBe(`${process.cwd()}/some/dir`)
+    expect(loadConfig({}).dataDir).toMatch(/\/\.data\/auth-server$/)
+  })
+})
