@@ -1,3 +1,4 @@
+import cors from '@fastify/cors'
 import formbody from '@fastify/formbody'
 import fastifySwagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -56,6 +57,16 @@ export async function buildApp(
 
   try {
     await app.register(errorHandlerPlugin)
+    if (config.corsOrigins.length > 0) {
+      // Tokens travel in bodies and the Authorization header, never in cookies: no credentials.
+      await app.register(cors, {
+        origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
+        methods: ['GET', 'POST', 'DELETE'],
+        allowedHeaders: ['authorization', 'content-type'],
+        exposedHeaders: ['retry-after', 'www-authenticate'],
+        maxAge: 600,
+      })
+    }
     await app.register(formbody)
     // DRF answers a POST without a body with "This field is required." for each field.
     app.addHook('preValidation', async (request) => {

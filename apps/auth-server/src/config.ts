@@ -42,6 +42,9 @@ export const EnvSchema = Type.Object({
     Type.String({ pattern: '^[^:,\\s]+:[^,\\s]{16,}(,[^:,\\s]+:[^,\\s]{16,})*$' }),
   ),
   TRUST_PROXY: Type.Boolean({ default: false }),
+  CORS_ORIGINS: Type.Optional(
+    Type.String({ pattern: '^(\\*|https?://[^\\s,/]+(,https?://[^\\s,/]+)*)$' }),
+  ),
   LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], { default: 'json' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -71,6 +74,8 @@ export interface Config {
   registrationEnabled: boolean
   introspectionClients: ReadonlyMap<string, string>
   trustProxy: boolean
+  /** Browser origins allowed to call the API (CORS); empty: no CORS headers at all. */
+  corsOrigins: readonly string[]
   logLevel: string
   /** `pretty` needs the pino-pretty dev dependency: for `pnpm dev`, not production. */
   logFormat: 'json' | 'pretty'
@@ -101,6 +106,7 @@ const HINTS: Partial<Record<keyof Env, string>> = {
   REFRESH_REUSE_GRACE_SECONDS: 'an integer from 0 to 300',
   INTROSPECTION_CLIENTS: 'a comma-separated list of id:secret pairs, secrets of 16+ characters',
   LOG_FORMAT: 'json or pretty',
+  CORS_ORIGINS: 'a comma-separated list of origins like https://app.example.com (no path), or *',
   LOG_LEVEL: 'one of fatal, error, warn, info, debug, trace, silent',
 }
 
@@ -162,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         }),
     ),
     trustProxy: e.TRUST_PROXY,
+    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',') : [],
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT as 'json' | 'pretty',
   })

@@ -46,7 +46,13 @@ export async function createTestApp(
     LOG_LEVEL: 'silent',
     ...env,
   })
-  const app = await buildApp(config, { clock: clock.now, logger: false, ...deps, database })
+  let app: FastifyInstance
+  try {
+    app = await buildApp(config, { clock: clock.now, logger: false, ...deps, database })
+  } catch (error) {
+    if (!deps.database) await database.close()
+    throw error
+  }
   return {
     app,
     database,

@@ -216,3 +216,53 @@ describe('DATA_DIR', () => {
     expect(loadConfig({}).dataDir).toMatch(/\/\.data\/auth-server$/)
   })
 })
+
+describe('REDIS_URL', () => {
+  it('stops the start with a message naming REDIS_URL when Redis does not answer', async () => {
+    await expect(createTestApp({ REDIS_URL: 'redis://127.0.0.1:1' })).rejects.toThrow(
+      /Redis at 127\.0\.0\.1:1 \(REDIS_URL\) does not answer/,
+    )
+  })
+})
+
+describe('CORS_ORIGINS', () => {
+  it('answers a preflight from an allowed origin and ignores any other', async () => {
+    const cors = await createTestApp(
+      { CORS_ORIGINS: 'https://app.example.com' },
+      { database: t.database },
+    )
+    try {
+      const preflight = (origin: string) =>
+        cors.app.inject({
+          method: 'OPTIONS',
+          url: '/api/token/refresh/',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type',
+          },
+        })
+      const allowed = await preflight('https://app.example.com')
+      expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com')
+      expect(allowed.headers['access-control-allow-credentials']).toBeUndefined()
+      const other = await preflight('https://evil.example')
+      expect(other.headers['access-control-allow-origin']).toBeUndefined()
+    } finally {
+      await cors.close()
+    }
+  })
+
+  it('sends no CORS headers when unset', async () => {
+    const response = await t.app.inject({
+      url: '/health/live',
+      headers: { origin: 'https://app.example.com' },
+    })
+    expect(response.headers['access-control-allow-origin']).toBeUndefined()
+  })
+
+  it('rejects an origin with a path', () => {
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/login' })).toThrow(
+      /CORS_ORIGINS/,
+    )
+  })
+})

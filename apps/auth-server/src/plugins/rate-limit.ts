@@ -14,15 +14,10 @@ async function rateLimit(app: FastifyInstance): Promise<void> {
   const { config } = app
   let redis: Redis | undefined
   if (config.redisUrl) {
-    redis = new Redis(config.redisUrl, {
-      connectTimeout: 2_000,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-    })
-    await redis.connect()
+    redis = await connectRedis(app, config.redisUrl)
+    const client = redis
     app.addHook('onClose', async () => {
-      await redis?.quit()
+      client.disconnect()
     })
   }
   await app.register(fastifyRateLimit, {
@@ -45,6 +40,48 @@ async function rateLimit(app: FastifyInstance): Promise<void> {
       ? { max: config.loginRateLimitPerMinute, timeWindow: 60_000 }
       : false,
   )
+}
+
+export class RedisUnavailableError extends Error {
+  override name = 'RedisUnavailableError'
+  readonly code = 'REDIS_UNAVAILABLE'
+}
+
+/**
+ * Connects once at start: a REDIS_URL that does not answer stops the start with a clear message.
+ * Later outages are logged (once per outage) and rate limits are skipped meanwhile, so a broken
+ * Redis never locks users out.
+ */
+async function connectRedis(app: FastifyInstance, url: string): Promise<Redis> {
+  const redis = new Redis(url, {
+    connectTimeout: 2_000,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  })
+  let down = false
+  let lastError: Error | undefined
+  redis.on('error', (error: Error) => {
+    lastError = error
+    if (down) return
+    down = true
+    app.log.warn({ err: error }, 'redis unreachable: rate limits are not enforced until it is back')
+  })
+  redis.on('ready', () => {
+    if (down) app.log.info('redis reachable again')
+    down = false
+  })
+  try {
+    await redis.connect()
+  } catch (cause) {
+    redis.disconnect()
+    const where = new URL(url)
+    throw new RedisUnavailableError(
+      `Redis at ${where.host} (REDIS_URL) does not answer: ${(lastError ?? (cause as Error)).message}`,
+      { cause },
+    )
+  }
+  return redis
 }
 
 export const rateLimitPlugin = fp(rateLimit, { name: 'rate-limit', dependencies: ['services'] })
