@@ -1,0 +1,146 @@
+import { access } from 'node:fs/promises'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClient } from '../src/index.ts'
+import { requireBuiltSdk } from './built.ts'
+import { PASSWORD, type RunningServers, sleep, startServers, uniqueUsername } from './servers.ts'
+import { startWebServer, type WebServer } from './web-server.ts'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const LIFETIME_MS = 2_000
+
+interface Harness {
+  events: string[]
+  hasWebLocks(): boolean
+  login(username: string, password: string): Promise<string>
+  restricted(): Promise<string>
+  accessToken(): Promise<string>
+  signedIn(): Promise<boolean>
+  logout(): Promise<string>
+}
+declare global {
+  interface Window {
+    harness: Harness
+  }
+}
+
+let servers: RunningServers
+let web: WebServer
+let browser: Browser
+
+beforeAll(async () => {
+  await requireBuiltSdk()
+  try {
+    await access(CHROMIUM)
+  } catch {
+    throw new Error(
+      `Chromium is not at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`,
+    )
+  }
+  servers = await startServers({ accessTokenLifetime: LIFETIME_MS / 1000 })
+  web = await startWebServer(servers)
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  })
+})
+afterAll(async () => {
+  await browser?.close()
+  await web?.close()
+  await servers?.close()
+})
+
+async function registered(): Promise<string> {
+  const username = uniqueUsername('browser')
+  const client = createClient({ authUrl: servers.authUrl })
+  await client.register({ username, password: PASSWORD })
+  client.dispose()
+  return username
+}
+
+async function openTab(context: Awaited<ReturnType<Browser['newContext']>>): Promise<Page> {
+  const page = await context.newPage()
+  const failures: string[] = []
+  page.on('pageerror', (error) => failures.push(error.message))
+  page.on('console', (message) => {
+    if (message.type() === 'error') failures.push(message.text())
+  })
+  page.on('response', (response) => {
+    if (response.status() >= 400) failures.push(`${response.status()} ${response.url()}`)
+  })
+  await page.goto(web.url)
+  await page
+    .waitForSelector('body[data-ready="yes"]', { state: 'attached', timeout: 10_000 })
+    .catch(() => {
+      throw new Error(
+        `the page did not load the SDK: ${failures.join('; ') || 'no error reported'}`,
+      )
+    })
+  return page
+}
+
+describe('in headless Chromium', () => {
+  it('logs in with the built SDK and survives a refresh', async () => {
+    const username = await registered()
+    const context = await browser.newContext()
+    try {
+      const page = await openTab(context)
+
+      expect(
+        await page.evaluate(({ u, p }) => window.harness.login(u, p), { u: username, p: PASSWORD }),
+      ).toBe('Bearer')
+      expect(await page.evaluate(() => window.harness.restricted())).toMatch(/./)
+      const refreshesBefore = web.refreshes()
+
+      await sleep(LIFETIME_MS + 200)
+
+      const message = await page.evaluate(() => window.harness.restricted())
+      expect(message).not.toMatch(/^error:/)
+      expect(web.refreshes() - refreshesBefore).toBe(1)
+      expect(await page.evaluate(() => window.harness.events)).toEqual(['signed_in', 'refreshed'])
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('shares one refresh between two tabs through Web Locks and BroadcastChannel', async () => {
+    const username = await registered()
+    const context = await browser.newContext()
+    try {
+      const first = await openTab(context)
+      expect(await first.evaluate(() => window.harness.hasWebLocks())).toBe(true)
+      await first.evaluate(({ u, p }) => window.harness.login(u, p), { u: username, p: PASSWORD })
+      const second = await openTab(context)
+      expect(await second.evaluate(() => window.harness.signedIn())).toBe(true)
+
+      await sleep(LIFETIME_MS + 200)
+      const refreshesBefore = web.refreshes()
+      const [tokenA, tokenB] = await Promise.all([
+        first.evaluate(() => window.harness.accessToken()),
+        second.evaluate(() => window.harness.accessToken()),
+      ])
+
+      expect(tokenA).not.toMatch(/^error:/)
+      expect(tokenB).toBe(tokenA)
+      expect(web.refreshes() - refreshesBefore).toBe(1)
+      expect(await second.evaluate(() => window.harness.restricted())).not.toMatch(/^error:/)
+      expect(await second.evaluate(() => window.harness.events)).toContain('refreshed')
+
+      expect(await first.evaluate(() => window.harness.logout())).toBe('ok')
+      await expect
+        .poll(() => second.evaluate(() => window.harness.events.at(-1)))
+        .toBe('signed_out')
+      expect(await second.evaluate(() => window.harness.restricted())).toBe('error:not_signed_in')
+    } finally {
+      await context.close()
+    }
+  })
+})

@@ -1,0 +1,62 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClient } from '../src/index.ts'
+import { requireBuiltSdk } from './built.ts'
+import { PASSWORD, type RunningServers, startServers, uniqueUsername } from './servers.ts'
+
+const run = promisify(execFile)
+const packageDir = fileURLToPath(new URL('..', import.meta.url))
+const deno = join(packageDir, 'node_modules/.bin/deno')
+
+let servers: RunningServers
+let denoDir: string
+
+beforeAll(async () => {
+  await requireBuiltSdk()
+  servers = await startServers()
+  denoDir = await mkdtemp(join(tmpdir(), 'tessera-deno-'))
+})
+afterAll(async () => {
+  await servers?.close()
+  if (denoDir) await rm(denoDir, { recursive: true, force: true })
+})
+
+describe('Deno', () => {
+  it('imports the built SDK and logs in against the real auth server', async () => {
+    const username = uniqueUsername('deno')
+    const node = createClient({ authUrl: servers.authUrl })
+    await node.register({ username, password: PASSWORD })
+    node.dispose()
+
+    const { stdout } = await run(
+      deno,
+      [
+        'run',
+        '--allow-net=127.0.0.1',
+        '--allow-read',
+        '--no-prompt',
+        'test/deno/smoke.ts',
+        servers.authUrl,
+        username,
+        PASSWORD,
+      ],
+      {
+        cwd: packageDir,
+        env: { ...process.env, DENO_DIR: denoDir, NO_COLOR: '1' },
+        timeout: 60_000,
+      },
+    )
+
+    expect(JSON.parse(stdout.trim().split('\n').at(-1) ?? '')).toEqual({
+      wrongPassword: 'invalid_credentials',
+      signedIn: 'Bearer',
+      username,
+      sub: true,
+    })
+  })
+})
