@@ -1,0 +1,175 @@
+import { JwksUnavailableError } from './errors.ts'
+import {
+  importKeySet,
+  jwksKeys,
+  type KeySource,
+  keyNotFound,
+  selectKey,
+  type VerificationKey,
+  type VerifyAlgorithm,
+} from './keys.ts'
+
+export interface JwksCacheOptions {
+  /** The issuer's JWKS, e.g. `http://127.0.0.1:4000/.well-known/jwks.json`. */
+  url: string | URL
+  /** Keys for other algorithms are ignored. */
+  algorithms: readonly VerifyAlgorithm[]
+  /** Injected for tests or custom agents; the global `fetch` by default. */
+  fetch?: typeof fetch
+  /** Milliseconds since the epoch; `Date.now` by default. */
+  clock?: () => number
+  /**
+   * Least time between two fetches, whatever triggers them (unknown kids, expiry, retries after
+   * an error): a flood of tokens with random kids costs the auth server one request per cooldown.
+   * Default 5 s.
+   */
+  cooldownMs?: number
+  /** Freshness when the answer has no `Cache-Control: max-age`. Default 5 min. */
+  defaultMaxAgeMs?: number
+  /** Upper bound on a `max-age`, so a revoked key leaves the cache in time. Default 1 h. */
+  maxMaxAgeMs?: number
+  /** Per request. Default 5 s. */
+  timeoutMs?: number
+  /** Called after a refresh dropped kids; the verifier flushes its verified-token cache. */
+  onKeysRemoved?: (kids: readonly string[]) => void
+}
+
+/** What a JWKS cache knows, for health checks and logs. */
+export interface JwksCacheStatus {
+  kids: string[]
+  /** When the keys in use were fetched (ms), or `undefined` before the first success. */
+  fetchedAt: number | undefined
+  /** Until when they count as fresh (ms). Past it they are still served while a refetch runs. */
+  freshUntil: number | undefined
+  /** The last fetch failed: keys in use (if any) are the last good ones. */
+  lastError: unknown
+}
+
+export interface JwksCache extends KeySource {
+  /** Fetches now (single-flight, no cooldown); keeps the last good keys when it fails. */
+  refresh(): Promise<void>
+  status(): JwksCacheStatus
+}
+
+const MAX_JWKS_BYTES = 1_000_000
+
+/**
+ * A remote JWKS, fetched on first use and cached.
+ *
+ * - Fresh for `Cache-Control: max-age` (bounded), then served stale while one refetch runs.
+ * - An unknown `kid` triggers a refetch, single-flight and at most once per cooldown.
+ * - Stale-if-error: when the auth server is unreachable, the last good keys keep working.
+ * - Each key is imported into WebCrypto once and reused across refreshes.
+ *
+ * @example
+ * const jwks = createJwksCache({ url: 'http://127.0.0.1:4000/.well-known/jwks.json', algorithms: ['EdDSA'] })
+ * const { key } = await jwks.getKey(kid, 'EdDSA')
+ */
+export function createJwksCache(options: JwksCacheOptions): JwksCache {
+  const url = String(options.url)
+  const algorithms = [...options.algorithms]
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
+  const clock = options.clock ?? Date.now
+  const cooldownMs = options.cooldownMs ?? 5_000
+  const defaultMaxAgeMs = options.defaultMaxAgeMs ?? 300_000
+  const maxMaxAgeMs = options.maxMaxAgeMs ?? 3_600_000
+  const timeoutMs = options.timeoutMs ?? 5_000
+
+  let keys: Map<string, VerificationKey> | undefined
+  let fetchedAt: number | undefined
+  let freshUntil = Number.NEGATIVE_INFINITY
+  let lastAttemptAt = Number.NEGATIVE_INFINITY
+  let lastError: unknown
+  let inflight: Promise<void> | undefined
+
+  function load(): Promise<void> {
+    if (inflight !== undefined) return inflight
+    lastAttemptAt = clock()
+    inflight = fetchKeys().finally(() => {
+      inflight = undefined
+    })
+    return inflight
+  }
+
+  async function fetchKeys(): Promise<void> {
+    try {
+      const response = await doFetch(url, {
+        headers: { accept: 'application/json' },
+        // A redirect is an answer we did not ask for; following it would let it pick our keys.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      if (response.status !== 200) {
+        await response.body?.cancel()
+        throw new Error(`JWKS endpoint answered ${response.status}`)
+      }
+      const text = await response.text()
+      if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS document is too large')
+      const list = jwksKeys(JSON.parse(text))
+      if (list === undefined) throw new Error('JWKS document has no "keys" array')
+      const next = await importKeySet(list, algorithms, keys)
+      const removed = keys === undefined ? [] : [...keys.keys()].filter((kid) => !next.has(kid))
+      const now = clock()
+      keys = next
+      fetchedAt = now
+      freshUntil = now + maxAge(response.headers.get('cache-control'))
+      lastError = undefined
+      if (removed.length > 0) options.onKeysRemoved?.(removed)
+    } catch (error) {
+      lastError = error
+      throw new JwksUnavailableError(`Could not fetch the JWKS from ${url}`, { cause: error })
+    }
+  }
+
+  function maxAge(cacheControl: string | null): number {
+    if (cacheControl === null) return defaultMaxAgeMs
+    if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)/i.test(cacheControl)) return 0
+    const match = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl)
+    if (match === null) return defaultMaxAgeMs
+    return Math.min(Number(match[1]) * 1000, maxMaxAgeMs)
+  }
+
+  function coolingDown(now: number): boolean {
+    return now - lastAttemptAt < cooldownMs
+  }
+
+  return {
+    async getKey(kid, alg) {
+      const now = clock()
+      if (keys === undefined) {
+        // Nothing cached yet: wait for the first fetch, but do not retry a failing auth server
+        // on every request.
+        if (inflight !== undefined) await inflight
+        else if (coolingDown(now)) {
+          throw new JwksUnavailableError(`The JWKS from ${url} is not available yet`, {
+            cause: lastError,
+          })
+        } else await load()
+      }
+      let key = selectKey(keys!, kid, alg)
+      if (key === undefined) {
+        // A kid we do not know may be a key the issuer just added: look once more.
+        if (inflight !== undefined || !coolingDown(now)) {
+          await load().catch(() => {})
+          key = selectKey(keys!, kid, alg)
+        }
+        if (key === undefined) throw keyNotFound()
+      } else if (now >= freshUntil && inflight === undefined && !coolingDown(now)) {
+        // Stale: answer with what we have, refresh behind it (stale-while-revalidate/if-error).
+        load().catch(() => {})
+      }
+      return key
+    },
+    async refresh() {
+      await load()
+    },
+    status() {
+      return {
+        kids: keys === undefined ? [] : [...keys.keys()],
+        fetchedAt,
+        freshUntil: fetchedAt === undefined ? undefined : freshUntil,
+        lastError,
+      }
+    },
+  }
+}

@@ -1,0 +1,372 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import {
+  createJwksCache,
+  createVerifier,
+  JwksUnavailableError,
+  type TokenInvalidError,
+  type Verifier,
+} from '../src/index.ts'
+import {
+  AUDIENCE,
+  createSigner,
+  type FakeJwks,
+  fakeJwks,
+  ISSUER,
+  manualClock,
+  NOW,
+  type Signer,
+  T0,
+} from './helpers.ts'
+
+const JWKS_URL = 'http://auth.test/.well-known/jwks.json'
+/** Tokens of this file live for a day, so the manual clock can move by hours. */
+const DAY = { exp: NOW + 86_400 }
+
+let ed: Signer
+let next: Signer
+
+beforeAll(async () => {
+  ed = await createSigner('EdDSA', 'ed-1')
+  next = await createSigner('EdDSA', 'ed-2')
+})
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+function setup(
+  options: { cooldownMs?: number; defaultMaxAgeMs?: number; maxMaxAgeMs?: number } = {},
+) {
+  const clock = manualClock()
+  const jwks = fakeJwks([ed.jwk])
+  const verifier = createVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    algorithms: ['EdDSA'],
+    jwksUrl: JWKS_URL,
+    fetch: jwks.fetch,
+    clock: clock.now,
+    // The verified-token cache would hide key lookups; these tests are about the keys.
+    cacheSize: 0,
+    jwks: options,
+  })
+  return { clock, jwks, verifier }
+}
+
+async function settle(): Promise<void> {
+  // Lets a background refresh run to completion.
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+async function codeOf(verifier: Verifier, token: string): Promise<string | undefined> {
+  return verifier.verify(token).then(
+    () => undefined,
+    (error: TokenInvalidError | JwksUnavailableError) => error.code,
+  )
+}
+
+describe('JWKS cache', () => {
+  describe('first use', () => {
+    it('fetches nothing until a token needs a key', async () => {
+      const { jwks, verifier } = setup()
+      expect(jwks.calls).toBe(0)
+      await verifier.verify(await ed.sign(DAY))
+      expect(jwks.calls).toBe(1)
+    })
+
+    it('fetches once for many concurrent first verifications (single-flight)', async () => {
+      const { jwks, verifier } = setup()
+      jwks.hold = true
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => ed.sign(DAY)))
+      const pending = Promise.all(tokens.map((token) => verifier.verify(token)))
+      await settle()
+      jwks.release()
+      expect(await pending).toHaveLength(20)
+      expect(jwks.calls).toBe(1)
+    })
+
+    it('answers JWKS_UNAVAILABLE when the auth server is down and nothing is cached', async () => {
+      const { jwks, verifier } = setup()
+      jwks.down = true
+      expect(await codeOf(verifier, await ed.sign(DAY))).toBe('JWKS_UNAVAILABLE')
+    })
+
+    it('does not retry a down auth server on every request, only after the cooldown', async () => {
+      const { clock, jwks, verifier } = setup({ cooldownMs: 5_000 })
+      jwks.down = true
+      const token = await ed.sign(DAY)
+      expect(await codeOf(verifier, token)).toBe('JWKS_UNAVAILABLE')
+      expect(await codeOf(verifier, token)).toBe('JWKS_UNAVAILABLE')
+      expect(jwks.calls).toBe(1)
+      jwks.down = false
+      clock.advance(5_000)
+      expect(await codeOf(verifier, token)).toBeUndefined()
+      expect(jwks.calls).toBe(2)
+    })
+  })
+
+  describe('unknown kid', () => {
+    it('picks up a key added on the issuer by refetching', async () => {
+      const { clock, jwks, verifier } = setup({ cooldownMs: 5_000 })
+      await verifier.verify(await ed.sign(DAY))
+      jwks.keys = [ed.jwk, next.jwk]
+      clock.advance(5_000)
+      expect((await verifier.verify(await next.sign({ ...DAY, sub: 'new' }))).sub).toBe('new')
+      expect(jwks.calls).toBe(2)
+    })
+
+    it('refetches at most once per cooldown under a flood of random kids', async () => {
+      const { clock, jwks, verifier } = setup({ cooldownMs: 5_000 })
+      await verifier.verify(await ed.sign(DAY))
+      clock.advance(5_000)
+      const flood = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => ed.sign({ ...DAY }, { kid: `random-${i}` })),
+      )
+      const codes = await Promise.all(flood.map((token) => codeOf(verifier, token)))
+      expect(new Set(codes)).toEqual(new Set(['KEY_NOT_FOUND']))
+      expect(jwks.calls).toBe(2)
+      for (const token of flood.slice(0, 10)) await codeOf(verifier, token)
+      expect(jwks.calls).toBe(2)
+      clock.advance(5_000)
+      await codeOf(verifier, flood[0]!)
+      expect(jwks.calls).toBe(3)
+    })
+
+    it('rejects an unknown kid without fetching while cooling down', async () => {
+      const { jwks, verifier } = setup({ cooldownMs: 5_000 })
+      await verifier.verify(await ed.sign(DAY))
+      jwks.keys = [ed.jwk, next.jwk]
+      expect(await codeOf(verifier, await next.sign(DAY))).toBe('KEY_NOT_FOUND')
+      expect(jwks.calls).toBe(1)
+    })
+  })
+
+  describe('freshness', () => {
+    it('honours Cache-Control max-age, then refreshes behind a stale answer', async () => {
+      const { clock, jwks, verifier } = setup({ cooldownMs: 1_000 })
+      jwks.cacheControl = 'public, max-age=60'
+      const token = await ed.sign(DAY)
+      await verifier.verify(token)
+      clock.advance(59_999)
+      await verifier.verify(token)
+      expect(jwks.calls).toBe(1)
+      clock.advance(1)
+      await verifier.verify(token)
+      await settle()
+      expect(jwks.calls).toBe(2)
+    })
+
+    it('uses defaultMaxAgeMs without Cache-Control', async () => {
+      const { clock, jwks, verifier } = setup({ defaultMaxAgeMs: 120_000 })
+      const token = await ed.sign(DAY)
+      await verifier.verify(token)
+      clock.advance(119_000)
+      await verifier.verify(token)
+      await settle()
+      expect(jwks.calls).toBe(1)
+      clock.advance(1_000)
+      await verifier.verify(token)
+      await settle()
+      expect(jwks.calls).toBe(2)
+    })
+
+    it('caps a long max-age at maxMaxAgeMs', async () => {
+      const { clock, jwks, verifier } = setup({ maxMaxAgeMs: 600_000 })
+      jwks.cacheControl = 'max-age=31536000'
+      const token = await ed.sign(DAY)
+      await verifier.verify(token)
+      clock.advance(600_000)
+      await verifier.verify(token)
+      await settle()
+      expect(jwks.calls).toBe(2)
+    })
+
+    it('treats no-store as stale at once but still refetches only per cooldown', async () => {
+      const { clock, jwks, verifier } = setup({ cooldownMs: 5_000 })
+      jwks.cacheControl = 'no-store'
+      const token = await ed.sign(DAY)
+      for (let i = 0; i < 5; i++) await verifier.verify(token)
+      await settle()
+      expect(jwks.calls).toBe(1)
+      clock.advance(5_000)
+      await verifier.verify(token)
+      await settle()
+      expect(jwks.calls).toBe(2)
+    })
+  })
+
+  describe('stale-if-error', () => {
+    it('keeps verifying with the last good keys while the auth server is unreachable', async () => {
+      const { clock, jwks, verifier } = setup()
+      jwks.cacheControl = 'max-age=60'
+      await verifier.verify(await ed.sign(DAY))
+      jwks.down = true
+      for (let minute = 0; minute < 30; minute++) {
+        clock.advance(60_000)
+        expect((await verifier.verify(await ed.sign({ ...DAY, sub: `${minute}` }))).sub).toBe(
+          `${minute}`,
+        )
+        await settle()
+      }
+      expect(jwks.calls).toBeGreaterThan(10)
+      expect(verifier.jwks!.status().lastError).toBeInstanceOf(Error)
+      expect(verifier.jwks!.status().kids).toEqual([ed.kid])
+    })
+
+    it.each<[string, (jwks: FakeJwks) => void]>([
+      [
+        'a 500',
+        (jwks) => {
+          jwks.status = 500
+        },
+      ],
+      [
+        'a 302 redirect',
+        (jwks) => {
+          jwks.status = 302
+        },
+      ],
+      [
+        'invalid JSON',
+        (jwks) => {
+          jwks.body = '{"keys": ['
+        },
+      ],
+      [
+        'a document without keys',
+        (jwks) => {
+          jwks.body = '{"kid": "x"}'
+        },
+      ],
+    ])('keeps the last good keys when the JWKS endpoint answers %s', async (_name, breakIt) => {
+      const { clock, jwks, verifier } = setup()
+      await verifier.verify(await ed.sign(DAY))
+      breakIt(jwks)
+      clock.advance(3_600_000)
+      await verifier.jwks!.refresh().catch(() => {})
+      expect(verifier.jwks!.status().kids).toEqual([ed.kid])
+      expect((await verifier.verify(await ed.sign(DAY))).sub).toBe('42')
+    })
+
+    it('reports the failure of a forced refresh as JwksUnavailableError', async () => {
+      const { jwks, verifier } = setup()
+      jwks.status = 503
+      await expect(verifier.jwks!.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
+    })
+  })
+
+  describe('key selection', () => {
+    it('skips keys of other types or uses, and imports only public members', async () => {
+      const es = await createSigner('ES256', 'es-1')
+      const jwks = fakeJwks([
+        { kty: 'RSA', kid: 'rsa', n: 'AQAB', e: 'AQAB', alg: 'RS256' },
+        { ...next.jwk, use: 'enc' },
+        { ...next.jwk, kid: 'ed448', crv: 'Ed448' },
+        { ...next.jwk, kid: 'short-x', x: 'AAAA' },
+        { ...ed.jwk, d: 'bm90IGEgcmVhbCBwcml2YXRlIGtleSBidXQgMzIgYnl0ZXM' },
+        es.jwk,
+      ])
+      const cache = createJwksCache({ url: JWKS_URL, algorithms: ['EdDSA'], fetch: jwks.fetch })
+      await cache.refresh()
+      expect(cache.status().kids).toEqual([ed.kid])
+      const verifier = createVerifier({
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['EdDSA'],
+        jwksUrl: JWKS_URL,
+        fetch: jwks.fetch,
+        clock: () => T0,
+      })
+      expect((await verifier.verify(await ed.sign(DAY))).sub).toBe('42')
+      expect(await codeOf(verifier, await es.sign(DAY))).toBe('ALGORITHM_NOT_ALLOWED')
+    })
+
+    it('imports each key once across refreshes', async () => {
+      const importKey = vi.spyOn(crypto.subtle, 'importKey')
+      const jwks = fakeJwks([ed.jwk])
+      const cache = createJwksCache({ url: JWKS_URL, algorithms: ['EdDSA'], fetch: jwks.fetch })
+      await cache.refresh()
+      await cache.refresh()
+      jwks.keys = [ed.jwk, next.jwk]
+      await cache.refresh()
+      expect(importKey).toHaveBeenCalledTimes(2)
+    })
+
+    it('re-imports a kid whose key material changed', async () => {
+      const { clock, jwks, verifier } = setup()
+      await verifier.verify(await ed.sign(DAY))
+      const replaced = await createSigner('EdDSA', ed.kid)
+      jwks.keys = [replaced.jwk]
+      clock.advance(3_600_000)
+      await verifier.jwks!.refresh()
+      expect((await verifier.verify(await replaced.sign(DAY))).sub).toBe('42')
+      expect(await codeOf(verifier, await ed.sign(DAY))).toBe('SIGNATURE_INVALID')
+    })
+  })
+})
+
+describe('JWKS cache over real HTTP', () => {
+  let server: Server
+  let base: string
+  let requests: string[] = []
+  let hang = false
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      requests.push(request.url ?? '')
+      if (hang) return
+      if (request.url === '/redirect') {
+        response.writeHead(302, { location: '/evil.json' }).end()
+      } else if (request.url === '/evil.json') {
+        response.writeHead(200, { 'content-type': 'application/json' })
+        response.end(JSON.stringify({ keys: [next.jwk] }))
+      } else {
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          'cache-control': 'max-age=300',
+        })
+        response.end(JSON.stringify({ keys: [ed.jwk] }))
+      }
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  afterEach(() => {
+    requests = []
+    hang = false
+  })
+
+  it('fetches and uses the keys with the global fetch', async () => {
+    const cache = createJwksCache({ url: `${base}/jwks.json`, algorithms: ['EdDSA'] })
+    await cache.refresh()
+    expect(cache.status().kids).toEqual([ed.kid])
+    expect(cache.status().freshUntil! - cache.status().fetchedAt!).toBe(300_000)
+  })
+
+  it('does not follow a redirect', async () => {
+    const cache = createJwksCache({ url: `${base}/redirect`, algorithms: ['EdDSA'] })
+    await expect(cache.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
+    expect(requests).toEqual(['/redirect'])
+    expect(cache.status().kids).toEqual([])
+  })
+
+  it('gives up on a hanging JWKS endpoint after timeoutMs', async () => {
+    hang = true
+    const cache = createJwksCache({
+      url: `${base}/jwks.json`,
+      algorithms: ['EdDSA'],
+      timeoutMs: 200,
+    })
+    const started = Date.now()
+    await expect(cache.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+})
