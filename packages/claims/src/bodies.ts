@@ -1,9 +1,12 @@
 import { type Static, Type } from 'typebox'
+import { ClientString, NO_NUL_PATTERN } from './strings.ts'
 
-const Username = Type.String({ minLength: 1, maxLength: 150 })
+const Username = ClientString({ minLength: 1, maxLength: 150 })
 /** simplejwt-compatible endpoints accept any non-empty password; registration is stricter. */
-const AnyPassword = Type.String({ minLength: 1, maxLength: 1024 })
-const Token = Type.String({ minLength: 1, maxLength: 8192 })
+const AnyPassword = ClientString({ minLength: 1, maxLength: 1024 })
+const Token = ClientString({ minLength: 1, maxLength: 8192 })
+const Scope = ClientString({ maxLength: 1024 })
+const ClientId = ClientString({ maxLength: 256 })
 const DateTime = Type.String({ format: 'date-time' })
 
 export const PASSWORD_MIN_LENGTH = 8
@@ -12,7 +15,7 @@ export const PASSWORD_MAX_LENGTH = 256
 export const TokenObtainRequestSchema = Type.Object({
   username: Username,
   password: AnyPassword,
-  scope: Type.Optional(Type.String({ maxLength: 1024 })),
+  scope: Type.Optional(Scope),
 })
 export type TokenObtainRequest = Static<typeof TokenObtainRequestSchema>
 
@@ -36,7 +39,11 @@ export type Empty = Static<typeof EmptySchema>
 
 export const RegisterRequestSchema = Type.Object({
   username: Type.String({ minLength: 1, maxLength: 150, pattern: '^[A-Za-z0-9@.+_-]+$' }),
-  password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
+  password: Type.String({
+    minLength: PASSWORD_MIN_LENGTH,
+    maxLength: PASSWORD_MAX_LENGTH,
+    pattern: NO_NUL_PATTERN,
+  }),
   email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
 })
 export type RegisterRequest = Static<typeof RegisterRequestSchema>
@@ -77,13 +84,13 @@ export type SessionsEnded = Static<typeof SessionsEndedSchema>
 
 /** RFC 6749 §4.3 and §6 token requests (form-encoded; JSON is accepted too). */
 export const OAuthTokenRequestSchema = Type.Object({
-  grant_type: Type.String(),
-  username: Type.Optional(Type.String()),
-  password: Type.Optional(Type.String()),
-  refresh_token: Type.Optional(Type.String()),
-  scope: Type.Optional(Type.String()),
-  client_id: Type.Optional(Type.String()),
-  client_secret: Type.Optional(Type.String()),
+  grant_type: ClientString({ maxLength: 64 }),
+  username: Type.Optional(Username),
+  password: Type.Optional(AnyPassword),
+  refresh_token: Type.Optional(Token),
+  scope: Type.Optional(Scope),
+  client_id: Type.Optional(ClientId),
+  client_secret: Type.Optional(ClientId),
 })
 export type OAuthTokenRequest = Static<typeof OAuthTokenRequestSchema>
 
@@ -99,10 +106,10 @@ export type OAuthTokenResponse = Static<typeof OAuthTokenResponseSchema>
 
 /** RFC 7009 revocation request. */
 export const OAuthRevokeRequestSchema = Type.Object({
-  token: Type.Optional(Type.String()),
-  token_type_hint: Type.Optional(Type.String()),
-  client_id: Type.Optional(Type.String()),
-  client_secret: Type.Optional(Type.String()),
+  token: Type.Optional(Token),
+  token_type_hint: Type.Optional(ClientString({ maxLength: 64 })),
+  client_id: Type.Optional(ClientId),
+  client_secret: Type.Optional(ClientId),
 })
 export type OAuthRevokeRequest = Static<typeof OAuthRevokeRequestSchema>
 

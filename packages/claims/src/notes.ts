@@ -1,12 +1,9 @@
 import { type Static, Type } from 'typebox'
 
-// PostgreSQL `text` cannot hold U+0000: without this a NUL in a note is a 500, not a 400.
-const NO_NUL = '^[^\\u0000]*$'
-const Title = Type.String({ minLength: 1, maxLength: 200, pattern: NO_NUL })
-const Body = Type.String({ maxLength: 100_000, pattern: NO_NUL })
-// Canonical 8-4-4-4-12 hex only: the `uuid` format alone also admits `urn:uuid:…`, which
-// PostgreSQL's uuid type refuses (a 500 instead of a 400).
-const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+import { ClientString, UUID_PATTERN } from './strings.ts'
+
+const Title = ClientString({ minLength: 1, maxLength: 200 })
+const Body = ClientString({ maxLength: 100_000 })
 
 export const NoteSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
