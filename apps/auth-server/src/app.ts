@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.ts'
 import { authenticatePlugin } from './plugins/authenticate.ts'
-import { errorHandlerPlugin } from './plugins/error-handler.ts'
+import { errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.ts'
 import { rateLimitPlugin } from './plugins/rate-limit.ts'
 import { type ServiceDependencies, servicesPlugin } from './plugins/services.ts'
 import { accountRoutes } from './routes/accounts.ts'
@@ -22,6 +22,11 @@ export interface AppDependencies extends ServiceDependencies {
 }
 
 export const BODY_LIMIT = 1024 * 1024
+
+/** Trust the first `hops` proxies in front of us (proxy-addr's hop count, as a function). */
+function trustHops(hops: number) {
+  return (_address: string, hop: number) => hop < hops
+}
 
 /**
  * Builds the auth server: plugins, then routes, registered explicitly. Only `server.ts` listens;
@@ -49,9 +54,14 @@ export async function buildApp(
         : {}),
     },
     bodyLimit: BODY_LIMIT,
-    trustProxy: config.trustProxy,
+    trustProxy:
+      typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    ajv: { customOptions: { allErrors: true } },
+    // No type coercion: `{"username": ["a"]}` is a 400, not a login as "a".
+    ajv: { customOptions: { allErrors: true, coerceTypes: false } },
+    frameworkErrors: frameworkErrorHandler,
+    // Argon2's dummy hash and PGlite's first start can take a while on a loaded machine.
+    pluginTimeout: 60_000,
     requestIdHeader: false,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -92,7 +102,7 @@ export async function buildApp(
     await app.register(simplejwtRoutes)
     await app.register(accountRoutes)
     await app.register(sessionRoutes)
-    await app.register(oauthRoutes)
+    await app.register(oauthRoutes, { prefix: '/oauth' })
     await app.register(wellKnownRoutes)
     await app.register(healthRoutes)
     await app.register(docsRoutes)

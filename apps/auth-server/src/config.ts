@@ -21,7 +21,7 @@ export const DEFAULT_DATA_DIR = fileURLToPath(
 export const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 4000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
-  ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+[^/\\s]$' })),
+  ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+[^/\\s?#]$' })),
   AUDIENCE: Type.String({ minLength: 1, default: 'tessera' }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
@@ -41,7 +41,10 @@ export const EnvSchema = Type.Object({
   INTROSPECTION_CLIENTS: Type.Optional(
     Type.String({ pattern: '^[^:,\\s]+:[^,\\s]{16,}(,[^:,\\s]+:[^,\\s]{16,})*$' }),
   ),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  TRUST_PROXY: Type.String({
+    pattern: '^(true|false|\\d+|[0-9A-Fa-f:.]+(/\\d+)?(,[0-9A-Fa-f:.]+(/\\d+)?)*)$',
+    default: 'false',
+  }),
   CORS_ORIGINS: Type.Optional(
     Type.String({ pattern: '^(\\*|https?://[^\\s,/]+(,https?://[^\\s,/]+)*)$' }),
   ),
@@ -73,7 +76,8 @@ export interface Config {
   loginRateLimitPerMinute: number
   registrationEnabled: boolean
   introspectionClients: ReadonlyMap<string, string>
-  trustProxy: boolean
+  /** Fastify's `trustProxy`: off, on (any hop: only behind a proxy that overwrites XFF), a hop count, or proxy addresses. */
+  trustProxy: boolean | number | string
   /** Browser origins allowed to call the API (CORS); empty: no CORS headers at all. */
   corsOrigins: readonly string[]
   logLevel: string
@@ -97,7 +101,9 @@ const validator = Compile(EnvSchema)
 
 const HINTS: Partial<Record<keyof Env, string>> = {
   PORT: 'an integer from 0 to 65535',
-  ISSUER: 'an http(s) URL without a trailing slash, e.g. https://auth.example.com',
+  ISSUER:
+    'an http(s) URL without a trailing slash, query or fragment, e.g. https://auth.example.com',
+  TRUST_PROXY: 'true, false, a hop count, or comma-separated proxy addresses/CIDRs',
   DATABASE_URL: 'a postgres:// URL',
   REDIS_URL: 'a redis:// URL',
   REFRESH_TOKEN_SECRET: 'at least 32 characters (openssl rand -base64 48)',
@@ -136,7 +142,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length > 0) throw new ConfigError([...new Set(problems)])
   const e = withDefaults as Env
   const host = e.HOST
-  const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+  const publicHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
   return Object.freeze({
     port: e.PORT,
     host,
@@ -167,7 +174,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           return [pair.slice(0, at), pair.slice(at + 1)] as const
         }),
     ),
-    trustProxy: e.TRUST_PROXY,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',') : [],
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT as 'json' | 'pretty',
@@ -179,6 +186,13 @@ function describe(name: string, value: string | undefined): string {
   if (value === undefined) return 'nothing'
   if (/SECRET|CLIENTS|_URL$/.test(name)) return `${value.length} characters`
   return JSON.stringify(value)
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true
+  if (value === 'false') return false
+  if (/^\d+$/.test(value)) return Number(value)
+  return value
 }
 
 function defaults(): Record<string, unknown> {

@@ -63,10 +63,17 @@ export class OAuthError extends Error {
   override name = 'OAuthError'
   readonly error: OAuthErrorCode
   readonly statusCode: number
+  /** `WWW-Authenticate` for an `invalid_client` that authenticated with HTTP Basic. */
+  readonly challenge: string | undefined
 
-  constructor(error: OAuthErrorCode, description: string, options?: { cause?: unknown }) {
+  constructor(
+    error: OAuthErrorCode,
+    description: string,
+    options?: { cause?: unknown; challenge?: string | undefined },
+  ) {
     super(description, { cause: options?.cause })
     this.error = error
     this.statusCode = error === 'invalid_client' ? 401 : 400
+    this.challenge = options?.challenge
   }
 }

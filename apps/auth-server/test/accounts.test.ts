@@ -108,7 +108,7 @@ describe('GET /api/me', () => {
     ]) {
       const response = await t.app.inject({ url: '/api/me', headers: { authorization } })
       expect(response.statusCode, authorization).toBe(401)
-      expect(response.headers['www-authenticate']).toMatch(/^Bearer/)
+      expect(response.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/)
     }
     const basic = await t.app.inject({
       url: '/api/me',

@@ -104,7 +104,24 @@ describe('POST /oauth/token', () => {
     }
   })
 
-  it('refuses to widen the scope on refresh', async () => {
+  it('narrows the access token to a smaller scope on refresh', async () => {
+    const { username } = await register(t.app)
+    const pair = await login(t.app, username)
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      headers: FORM,
+      payload: form({
+        grant_type: 'refresh_token',
+        refresh_token: pair.refresh,
+        scope: 'notes:read',
+      }),
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.json().scope).toBe('notes:read')
+  })
+
+  it('refuses to widen the scope on refresh, and rotates nothing', async () => {
     const { username } = await register(t.app)
     const granted = await t.app.inject({
       method: 'POST',
@@ -123,6 +140,21 @@ describe('POST /oauth/token', () => {
       }),
     })
     expectOAuthError(response, 400, 'invalid_scope')
+    // The refused request changed nothing: the same refresh token still rotates, later too.
+    t.clock.advance(30_000)
+    const retry = await t.app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      headers: FORM,
+      payload: form({ grant_type: 'refresh_token', refresh_token: granted.json().refresh_token }),
+    })
+    expect(retry.statusCode).toBe(200)
+  })
+
+  it('answers an unknown /oauth path with an RFC 6749 body', async () => {
+    const response = await t.app.inject({ method: 'POST', url: '/oauth/authorize' })
+    expect(response.statusCode).toBe(404)
+    expect(response.json().error).toBe('invalid_request')
   })
 
   it('answers malformed JSON with an RFC 6749 body', async () => {
@@ -173,7 +205,14 @@ describe('POST /oauth/revoke', () => {
   })
 
   it('answers 200 for unknown and already revoked tokens', async () => {
-    for (const token of ['unknown', 'a.b.c']) {
+    const { username } = await register(t.app)
+    const pair = await login(t.app, username)
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/token/blacklist/',
+      payload: { refresh: pair.refresh },
+    })
+    for (const token of ['unknown', 'a.b.c', pair.refresh, pair.access]) {
       const response = await t.app.inject({
         method: 'POST',
         url: '/oauth/revoke',
@@ -235,6 +274,50 @@ describe('POST /oauth/introspect', () => {
     }
   })
 
+  it('describes the refresh token in force, and not one rotated away', async () => {
+    const { username } = await register(t.app)
+    const pair = await login(t.app, username)
+    const introspect = (token: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/oauth/introspect',
+        headers: { ...FORM, authorization: basic('notes-api', RS_SECRET) },
+        payload: form({ token }),
+      })
+    expect((await introspect(pair.refresh)).json()).toMatchObject({
+      active: true,
+      token_type: 'refresh_token',
+    })
+    const successor = await t.app.inject({
+      method: 'POST',
+      url: '/api/token/refresh/',
+      payload: { refresh: pair.refresh },
+    })
+    expect((await introspect(pair.refresh)).json()).toEqual({ active: false })
+    expect((await introspect(successor.json().refresh)).json().active).toBe(true)
+  })
+
+  it('decodes form-encoded Basic credentials (RFC 6749 §2.3.1)', async () => {
+    const spaced = await createTestApp(
+      { INTROSPECTION_CLIENTS: 'notes-api:secret+with+spaces+0123456789' },
+      { database: t.database },
+    )
+    try {
+      const response = await spaced.app.inject({
+        method: 'POST',
+        url: '/oauth/introspect',
+        headers: {
+          ...FORM,
+          authorization: basic('notes-api', 'secret%2Bwith%2Bspaces%2B0123456789'),
+        },
+        payload: form({ token: 'x' }),
+      })
+      expect(response.statusCode).toBe(200)
+    } finally {
+      await spaced.close()
+    }
+  })
+
   it('answers invalid_client (401) without or with wrong credentials', async () => {
     for (const authorization of [
       undefined,
@@ -250,6 +333,7 @@ describe('POST /oauth/introspect', () => {
       })
       expect(response.statusCode).toBe(401)
       expect(response.json().error).toBe('invalid_client')
+      if (authorization) expect(response.headers['www-authenticate']).toMatch(/^Basic/)
     }
   })
 })

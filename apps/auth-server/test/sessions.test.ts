@@ -108,12 +108,16 @@ describe('DELETE /api/sessions/:id', () => {
     expect((await refresh(t.app, v.refresh)).statusCode).toBe(200)
   })
 
-  it('answers 400 for an id that is not a uuid', async () => {
+  it.each([
+    "1' or '1'='1",
+    'urn:uuid:6ba7b810-9dad-11d1-80b4-00c04fd430c8',
+    '{6ba7b810-9dad-11d1-80b4-00c04fd430c8}',
+  ])('answers 400 for the id %s, which is not a canonical uuid', async (id) => {
     const { username } = await register(t.app)
     const { access } = await login(t.app, username)
     const response = await t.app.inject({
       method: 'DELETE',
-      url: "/api/sessions/1' or '1'='1",
+      url: `/api/sessions/${encodeURIComponent(id)}`,
       headers: bearer(access),
     })
     expect(response.statusCode).toBe(400)

@@ -149,14 +149,16 @@ describe('POST /api/token/', () => {
     expect(response.json().code).toBe('unsupported_media_type')
   })
 
-  it('rejects a body over 1 MiB with 413 and changes nothing', async () => {
+  it('rejects a body over 1 MiB with 413 and creates nothing', async () => {
+    const username = uniqueUsername('big')
     const response = await t.app.inject({
       method: 'POST',
-      url: '/api/token/',
-      payload: { username: 'x'.repeat(1024 * 1024 + 1), password: 'x' },
+      url: '/api/register/',
+      payload: { username, password: PASSWORD, email: `${'x'.repeat(1024 * 1024)}@example.com` },
     })
     expect(response.statusCode).toBe(413)
     expect(response.json().code).toBe('request_too_large')
+    expect(await t.app.accounts.findByUsername(username)).toBeUndefined()
   })
 
   it('refuses a scope the account does not hold', async () => {
@@ -349,6 +351,35 @@ describe('POST /api/token/blacklist/', () => {
     expect(response.statusCode).toBe(200)
     expect(response.json()).toEqual({})
     expect((await refresh(t.app, pair.refresh)).statusCode).toBe(401)
+  })
+
+  it('answers 401 for a refresh token whose session already ended', async () => {
+    const { username } = await register(t.app)
+    const pair = await login(t.app, username)
+    const blacklist = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/token/blacklist/',
+        payload: { refresh: pair.refresh },
+      })
+    expect((await blacklist()).statusCode).toBe(200)
+    const again = await blacklist()
+    expect(again.statusCode).toBe(401)
+    expect(again.json().code).toBe('token_not_valid')
+  })
+
+  it('treats a rotated-away token as reuse: 401, and the session ends', async () => {
+    const { username } = await register(t.app)
+    const pair = await login(t.app, username)
+    const successor = (await refresh(t.app, pair.refresh)).json()
+    t.clock.advance(11_000)
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/token/blacklist/',
+      payload: { refresh: pair.refresh },
+    })
+    expect(response.statusCode).toBe(401)
+    expect((await refresh(t.app, successor.refresh)).statusCode).toBe(401)
   })
 
   it('answers 401 for an invalid refresh token', async () => {

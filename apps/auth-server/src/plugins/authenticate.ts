@@ -12,13 +12,17 @@ export interface Authenticated {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** preHandler: a valid access token of a live session, or 401. Sets `request.auth`. */
-    authenticate(request: FastifyRequest): Promise<void>
+    /**
+     * preHandler: a valid access token of a live session, or 401. Sets `request.principal`.
+     * (Named apart from @tessera/verify's `authenticate`/`request.auth`, so that a program
+     * that loads both servers still typechecks.)
+     */
+    requireUser(request: FastifyRequest): Promise<void>
     /** Checks any access token (signature, iss, aud, typ, expiry, live session). */
     verifyAccessToken(request: FastifyRequest, token: string): Promise<Authenticated>
   }
   interface FastifyRequest {
-    auth: Authenticated | null
+    principal: Authenticated | null
     /** The token `verifyAccessToken` is checking; read by @fastify/jwt's `extractToken`. */
     tokenUnderCheck: string | null
   }
@@ -70,17 +74,17 @@ async function authenticate(app: FastifyInstance): Promise<void> {
     return { claims, session }
   }
 
-  app.decorateRequest('auth', null)
+  app.decorateRequest('principal', null)
   app.decorateRequest('tokenUnderCheck', null)
   app.decorate('verifyAccessToken', verifyAccessToken)
-  app.decorate('authenticate', async (request: FastifyRequest) => {
+  app.decorate('requireUser', async (request: FastifyRequest) => {
     const header = request.headers.authorization
     const match = header ? BEARER.exec(header) : null
     if (!match) {
       if (header && /^Bearer\b/i.test(header)) throw new InvalidTokenError('Malformed Bearer token')
       throw new NotAuthenticatedError()
     }
-    request.auth = await verifyAccessToken(request, match[1]!)
+    request.principal = await verifyAccessToken(request, match[1]!)
   })
 }
 

@@ -108,7 +108,7 @@ export function describeError(error: unknown): ClientErrorBody | undefined {
       status: error.statusCode,
       body: { detail: error.message, code: error.error },
       oauth: { error: error.error, error_description: error.message },
-      headers: {},
+      headers: error.challenge ? { 'www-authenticate': error.challenge } : {},
     }
   }
   if (error instanceof ApiError) {
@@ -155,6 +155,16 @@ export function describeError(error: unknown): ClientErrorBody | undefined {
       headers: {},
     }
   }
+  if (error instanceof SyntaxError && /prototype|constructor/i.test(error.message)) {
+    const detail =
+      'JSON parse error - the body contains a forbidden key (__proto__ or constructor).'
+    return {
+      status: 400,
+      body: { detail, code: 'parse_error' },
+      oauth: { error: 'invalid_request', error_description: detail },
+      headers: {},
+    }
+  }
   if (
     error instanceof SyntaxError ||
     fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
@@ -172,7 +182,7 @@ export function describeError(error: unknown): ClientErrorBody | undefined {
     return {
       status: 429,
       body: { detail, code: 'throttled' },
-      oauth: { error: 'slow_down', error_description: detail },
+      oauth: { error: 'temporarily_unavailable', error_description: detail },
       headers: {},
     }
   }
@@ -215,13 +225,29 @@ function send(
         : [413, 415, 429].includes(described.status)
           ? described.status
           : 400
-    return reply.code(status).type('application/json').send(described.oauth)
+    return reply
+      .code(status)
+      .headers(described.oauth.error === 'invalid_client' ? described.headers : {})
+      .type('application/json')
+      .send(described.oauth)
   }
   return reply
     .code(described.status)
     .headers(described.headers)
     .type('application/json')
     .send(described.body)
+}
+
+/**
+ * Errors the router raises before any route runs (a bad percent-encoding, an over-long
+ * parameter): the same bodies as everything else, never Fastify's own.
+ */
+export function frameworkErrorHandler(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  return send(request, reply, error, request.url.startsWith('/oauth/') ? 'oauth' : 'api')
 }
 
 /** Error handler for an encapsulated context whose errors follow RFC 6749 (`/oauth/*`). */

@@ -1,12 +1,16 @@
 import fastifyRateLimit from '@fastify/rate-limit'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Route `config.rateLimit` for endpoints that spend a password hash (login, register). */
-    credentialRateLimit: { max: number; timeWindow: number } | false
+    /**
+     * preHandler for every route that spends a password hash (login, registration, the password
+     * grant): one budget per client IP shared by all of them, so three routes are not three
+     * times the guesses.
+     */
+    credentialRateLimit(request: FastifyRequest, reply: FastifyReply): Promise<void>
   }
 }
 
@@ -34,12 +38,13 @@ async function rateLimit(app: FastifyInstance): Promise<void> {
       return error
     },
   })
-  app.decorate(
-    'credentialRateLimit',
+  const limit =
     config.loginRateLimitPerMinute > 0
-      ? { max: config.loginRateLimitPerMinute, timeWindow: 60_000 }
-      : false,
-  )
+      ? app.rateLimit({ max: config.loginRateLimitPerMinute, timeWindow: 60_000 })
+      : undefined
+  app.decorate('credentialRateLimit', async (request: FastifyRequest, reply: FastifyReply) => {
+    await limit?.call(app, request, reply)
+  })
 }
 
 export class RedisUnavailableError extends Error {

@@ -10,9 +10,12 @@ import { createUserRepository } from '../repositories/users.ts'
 import { type AccountService, createAccountService } from '../services/accounts.ts'
 import { createKeyStore, type KeyStore } from '../services/key-store.ts'
 import { createPasswordHasher, type PasswordParameters } from '../services/passwords.ts'
-import { createSecretBox } from '../services/secret-box.ts'
+import { createSecretBox, type SecretBox } from '../services/secret-box.ts'
 import { createSessionService, type SessionService } from '../services/sessions.ts'
 import { createTokenService, type TokenService } from '../services/tokens.ts'
+
+/** How often each instance re-reads the signing keys (a few rows, by primary key order). */
+export const KEY_RELOAD_MS = 10_000
 
 export interface ServiceDependencies {
   /** An open database; when absent one is opened from the config and closed with the app. */
@@ -53,14 +56,7 @@ async function services(
     algorithm: config.signingAlgorithm,
     clock,
   })
-  const refreshSecret =
-    config.refreshTokenSecret ??
-    box.open(
-      await createServerSecretRepository(database.db).getOrInsert(
-        'refresh_token_secret',
-        box.seal(randomBytes(48).toString('base64url')),
-      ),
-    )
+  const refreshSecret = config.refreshTokenSecret ?? (await storedRefreshSecret(database, box))
   const tokens = createTokenService({
     keys,
     refreshSecret,
@@ -99,12 +95,22 @@ async function services(
   )
   app.decorate('accounts', createAccountService({ users, sessions: sessionRows, passwords, clock }))
 
-  // Other instances may rotate keys: pick their changes up without a restart.
+  // Other instances may rotate or revoke keys: every instance sees it within KEY_RELOAD_MS.
   const reload = setInterval(() => {
     keys.reload().catch((error) => app.log.warn({ err: error }, 'signing key reload failed'))
-  }, 60_000)
+  }, KEY_RELOAD_MS)
   reload.unref()
   app.addHook('onClose', async () => clearInterval(reload))
+}
+
+/** The generated refresh-token key, sealed now if a key-encryption secret came since. */
+async function storedRefreshSecret(database: DatabaseHandle, box: SecretBox): Promise<string> {
+  const secrets = createServerSecretRepository(database.db)
+  const name = 'refresh_token_secret'
+  const stored = await secrets.getOrInsert(name, box.seal(randomBytes(48).toString('base64url')))
+  const secret = box.open(stored)
+  if (box.enabled && !box.isSealed(stored)) await secrets.update(name, box.seal(secret))
+  return secret
 }
 
 export const servicesPlugin = fp(services, { name: 'services' })

@@ -9,5 +9,9 @@ export function createServerSecretRepository(db: Database) {
       const [row] = await db.select().from(serverSecrets).where(eq(serverSecrets.name, name))
       return row!.value
     },
+
+    async update(name: string, value: string): Promise<void> {
+      await db.update(serverSecrets).set({ value }).where(eq(serverSecrets.name, name))
+    },
   }
 }

@@ -48,6 +48,10 @@ export function createSigningKeyRepository(db: Database) {
         .orderBy(asc(signingKeys.createdAt))
     },
 
+    async setPrivateKey(tx: Database, kid: string, privateKey: string): Promise<void> {
+      await tx.update(signingKeys).set({ privateKey }).where(eq(signingKeys.kid, kid))
+    },
+
     async get(tx: Database, kid: string): Promise<SigningKey | undefined> {
       const [row] = await tx.select().from(signingKeys).where(eq(signingKeys.kid, kid))
       return row

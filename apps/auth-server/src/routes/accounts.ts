@@ -17,7 +17,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: RegisterRequestSchema,
         response: { 201: RegisterResponseSchema, 403: ErrorBodySchema, 409: ErrorBodySchema },
       },
-      config: { rateLimit: app.credentialRateLimit },
+      preHandler: app.credentialRateLimit,
     },
     async (request, reply) => {
       if (!app.config.registrationEnabled) {
@@ -38,10 +38,10 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: [{ bearer: [] }],
         response: { 200: MeResponseSchema, 401: ErrorBodySchema },
       },
-      preHandler: app.authenticate,
+      preHandler: app.requireUser,
     },
     async (request) => {
-      const { claims, session } = request.auth!
+      const { claims, session } = request.principal!
       const user = await app.accounts.findById(session.userId)
       if (!user) throw new ApiError(404, 'not_found', 'The account no longer exists.')
       return {

@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   OAuthErrorSchema,
@@ -8,7 +7,6 @@ import {
   OAuthRevokeRequestSchema,
   OAuthTokenRequestSchema,
   OAuthTokenResponseSchema,
-  parseScope,
 } from '@tessera/claims'
 import { Type } from 'typebox'
 import { ApiError, OAuthError } from '../errors.ts'
@@ -25,12 +23,15 @@ const errors = { 400: OAuthErrorSchema, 401: OAuthErrorSchema }
  */
 export const oauthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(oauthErrorHandler)
-  if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
-    await app.register(formbody, { bodyLimit: 64 * 1024 })
-  }
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({
+      error: 'invalid_request',
+      error_description: `No OAuth endpoint at ${request.url.split('?')[0]?.slice(0, 200)}`,
+    })
+  })
 
   app.post(
-    '/oauth/token',
+    '/token',
     {
       schema: {
         tags: ['oauth'],
@@ -38,7 +39,10 @@ export const oauthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: OAuthTokenRequestSchema,
         response: { 200: OAuthTokenResponseSchema, ...errors },
       },
-      config: { rateLimit: app.credentialRateLimit },
+      // Only the password grant spends a hash: refreshes (many clients behind one NAT) are free.
+      preHandler: async (request, reply) => {
+        if (request.body.grant_type === 'password') await app.credentialRateLimit(request, reply)
+      },
     },
     async (request, reply) => {
       const body = request.body
@@ -53,12 +57,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       } else if (body.grant_type === 'refresh_token') {
         if (!body.refresh_token)
           throw new OAuthError('invalid_request', 'refresh_token is required')
-        issued = await asOAuth(() => app.sessions.refresh(body.refresh_token!))
-        const asked = parseScope(body.scope)
-        const held = parseScope(issued.session.scope)
-        if (asked.length > 0 && asked.some((s) => !held.includes(s))) {
-          throw new OAuthError('invalid_scope', 'A refresh cannot widen the scope of a session')
-        }
+        issued = await asOAuth(() => app.sessions.refresh(body.refresh_token!, body.scope))
       } else {
         throw new OAuthError(
           'unsupported_grant_type',
@@ -71,13 +70,13 @@ export const oauthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         token_type: 'Bearer' as const,
         expires_in: issued.access.expiresIn,
         refresh_token: issued.refresh,
-        scope: issued.session.scope,
+        scope: issued.access.claims.scope,
       }
     },
   )
 
   app.post(
-    '/oauth/revoke',
+    '/revoke',
     {
       schema: {
         tags: ['oauth'],
@@ -106,7 +105,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   )
 
   app.post(
-    '/oauth/introspect',
+    '/introspect',
     {
       schema: {
         tags: ['oauth'],
@@ -201,7 +200,10 @@ function authenticateClient(
   let id = body.client_id
   let secret = body.client_secret
   if (header?.toLowerCase().startsWith('basic ')) {
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8')
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined.
+    const decoded = Buffer.from(header.slice(6).trim(), 'base64')
+      .toString('utf8')
+      .replaceAll('+', ' ')
     const at = decoded.indexOf(':')
     if (at > 0) {
       id = safeDecode(decoded.slice(0, at))
@@ -215,7 +217,9 @@ function authenticateClient(
     secret !== undefined &&
     timingSafeEqual(digest(expected), digest(secret))
   if (!ok || id === undefined) {
-    throw new OAuthError('invalid_client', 'Client authentication failed')
+    throw new OAuthError('invalid_client', 'Client authentication failed', {
+      challenge: header?.toLowerCase().startsWith('basic ') ? 'Basic realm="tessera"' : undefined,
+    })
   }
   return id
 }

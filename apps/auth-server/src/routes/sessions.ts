@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorBodySchema, SessionListSchema, SessionsEndedSchema } from '@tessera/claims'
+import { ErrorBodySchema, SessionListSchema, SessionsEndedSchema, Uuid } from '@tessera/claims'
 import { Type } from 'typebox'
 import { ApiError } from '../errors.ts'
 
@@ -7,7 +7,7 @@ const security = [{ bearer: [] }]
 
 /** A user's own sessions: list them, end one, all, or all but the current one. */
 export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  app.addHook('preHandler', app.authenticate)
+  app.addHook('preHandler', app.requireUser)
 
   app.get(
     '/api/sessions',
@@ -20,7 +20,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { session: current } = request.auth!
+      const { session: current } = request.principal!
       const rows = await app.sessions.listLive(current.userId)
       return {
         sessions: rows.map((s) => ({
@@ -50,7 +50,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { session } = request.auth!
+      const { session } = request.principal!
       return { ended: await app.sessions.endAll(session.userId) }
     },
   )
@@ -66,7 +66,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { session } = request.auth!
+      const { session } = request.principal!
       return { ended: await app.sessions.endAll(session.userId, session.id) }
     },
   )
@@ -79,13 +79,13 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'End one of your sessions (`current` names the one asking)',
         security,
         params: Type.Object({
-          id: Type.Union([Type.Literal('current'), Type.String({ format: 'uuid' })]),
+          id: Type.Union([Type.Literal('current'), Uuid()]),
         }),
         response: { 200: SessionsEndedSchema, 401: ErrorBodySchema, 404: ErrorBodySchema },
       },
     },
     async (request) => {
-      const { session } = request.auth!
+      const { session } = request.principal!
       const id = request.params.id === 'current' ? session.id : request.params.id
       if (!(await app.sessions.endOne(session.userId, id))) {
         throw new ApiError(404, 'not_found', 'No such live session.')

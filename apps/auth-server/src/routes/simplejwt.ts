@@ -27,7 +27,7 @@ export const simplejwtRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: TokenObtainRequestSchema,
         response: { 200: TokenPairSchema, ...errors },
       },
-      config: { rateLimit: app.credentialRateLimit },
+      preHandler: app.credentialRateLimit,
     },
     async (request, reply) => {
       const { username, password, scope } = request.body

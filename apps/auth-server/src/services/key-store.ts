@@ -100,6 +100,14 @@ export async function createKeyStore(options: KeyStoreOptions): Promise<KeyStore
       rows.push(generateKey(algorithm, 'standby', box, clock))
     }
     if (rows.length > 0) await repository.insert(tx, rows)
+    if (box.enabled) {
+      // Keys stored before KEY_ENCRYPTION_SECRET was set are sealed now, not left in clear.
+      for (const row of await repository.listIn(tx, ['standby', 'current', 'retired'])) {
+        if (!box.isSealed(row.privateKey)) {
+          await repository.setPrivateKey(tx, row.kid, box.seal(row.privateKey))
+        }
+      }
+    }
   })
   await load()
 

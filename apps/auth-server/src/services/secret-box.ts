@@ -8,8 +8,11 @@ const PREFIX = 'enc:v1:'
  * stored encrypted cannot be opened: that is reported, not guessed around.
  */
 export interface SecretBox {
+  /** A key-encryption secret is configured: `seal` encrypts. */
+  readonly enabled: boolean
   seal(plaintext: string): string
   open(stored: string): string
+  isSealed(stored: string): boolean
 }
 
 export class SecretBoxError extends Error {
@@ -20,6 +23,8 @@ export class SecretBoxError extends Error {
 export function createSecretBox(secret: string | undefined): SecretBox {
   const key = secret ? createHash('sha256').update(secret).digest() : undefined
   return {
+    enabled: key !== undefined,
+    isSealed: (stored) => stored.startsWith(PREFIX),
     seal(plaintext) {
       if (!key) return plaintext
       const iv = randomBytes(12)

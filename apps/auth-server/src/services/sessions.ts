@@ -38,10 +38,16 @@ export interface SessionService {
     scope: string | undefined,
     client: ClientInfo,
   ): Promise<IssuedTokens>
-  /** Rotation with reuse detection (see DESIGN.md, "Refresh tokens"). */
-  refresh(refreshToken: string): Promise<IssuedTokens>
-  /** Ends the session a refresh token names; `false` if the token was not valid. */
-  logout(refreshToken: string): Promise<boolean>
+  /**
+   * Rotation with reuse detection (see DESIGN.md, "Refresh tokens"). A `scope` narrows the new
+   * access token; one the session does not hold is refused before anything rotates.
+   */
+  refresh(refreshToken: string, scope?: string): Promise<IssuedTokens>
+  /**
+   * Ends the session of the refresh token in force (simplejwt's blacklist). A token of an ended
+   * session is refused; a rotated-away one is reuse: it ends the session and is refused too.
+   */
+  logout(refreshToken: string): Promise<void>
   /** Throws unless the refresh token is the one in force for a live session. */
   checkRefresh(refreshToken: string): Promise<void>
   listLive(userId: number): Promise<Session[]>
@@ -67,8 +73,27 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
   const { users, sessions, passwords, tokens, clock } = options
   const seconds = (s: number) => s * 1000
 
-  function issue(session: Session): IssuedTokens {
-    return { access: tokens.mintAccess(session), refresh: tokens.mintRefresh(session), session }
+  function issue(session: Session, scope?: string): IssuedTokens {
+    return {
+      access: tokens.mintAccess(scope ? { ...session, scope } : session),
+      refresh: tokens.mintRefresh(session),
+      session,
+    }
+  }
+
+  /** The previous token, presented again within the grace window (0 turns the window off). */
+  function inGrace(session: Session, counter: number, now: number): boolean {
+    const grace = seconds(options.refreshReuseGraceSeconds)
+    return (
+      grace > 0 && session.counter === counter + 1 && now - session.rotatedAt.getTime() <= grace
+    )
+  }
+
+  async function endForReuse(session: Session, now: number): Promise<void> {
+    // A token that was already rotated away came back: someone holds a copy. End it all.
+    if (await sessions.revoke(session.id, 'refresh_token_reuse', new Date(now))) {
+      options.onReuse?.(session)
+    }
   }
 
   function isLive(session: Session, now: number): boolean {
@@ -103,38 +128,44 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       return issue(session)
     },
 
-    async refresh(refreshToken) {
+    async refresh(refreshToken, scope) {
       const claims = tokens.verifyRefresh(refreshToken)
+      const asked = parseScope(scope)
+      if (asked.length > 0) {
+        const held = parseScope((await sessions.findById(claims.sid))?.scope)
+        const refused = asked.filter((s) => !held.includes(s))
+        if (refused.length > 0) throw new InvalidScopeError(refused)
+      }
+      const narrowed = asked.length > 0 ? asked.join(' ') : undefined
       const now = clock()
       const idleExpiresAt = new Date(now + seconds(options.refreshTokenLifetimeSeconds))
       const advanced = await sessions.advance(claims.sid, claims.ctr, new Date(now), idleExpiresAt)
       if (advanced) {
         if (String(advanced.userId) !== claims.sub) throw new InvalidTokenError()
-        return issue(advanced)
+        return issue(advanced, narrowed)
       }
       const session = await sessions.findById(claims.sid)
       if (!session || String(session.userId) !== claims.sub || !isLive(session, now)) {
         throw new InvalidTokenError()
       }
-      const inGrace =
-        session.counter === claims.ctr + 1 &&
-        now - session.rotatedAt.getTime() <= seconds(options.refreshReuseGraceSeconds)
-      if (inGrace) return issue(session)
-      if (session.counter > claims.ctr) {
-        // A token that was already rotated away came back: someone holds a copy. End it all.
-        if (await sessions.revoke(session.id, 'refresh_token_reuse', new Date(now))) {
-          options.onReuse?.(session)
-        }
-      }
+      if (inGrace(session, claims.ctr, now)) return issue(session, narrowed)
+      if (session.counter > claims.ctr) await endForReuse(session, now)
       throw new InvalidTokenError()
     },
 
     async logout(refreshToken) {
       const claims = tokens.verifyRefresh(refreshToken)
       const session = await sessions.findById(claims.sid)
-      if (!session || String(session.userId) !== claims.sub) return false
-      await sessions.revoke(session.id, 'logout', new Date(clock()))
-      return true
+      const now = clock()
+      if (!session || String(session.userId) !== claims.sub || !isLive(session, now)) {
+        throw new InvalidTokenError('Token is blacklisted')
+      }
+      if (session.counter === claims.ctr || inGrace(session, claims.ctr, now)) {
+        await sessions.revoke(session.id, 'logout', new Date(now))
+        return
+      }
+      await endForReuse(session, now)
+      throw new InvalidTokenError()
     },
 
     async checkRefresh(refreshToken) {
