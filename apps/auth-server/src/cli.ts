@@ -10,6 +10,7 @@ Commands:
   createuser <username> [--email <email>]   create an account (password from a prompt, or stdin)
   changepassword <username>                 set a new password and end every session
   disableuser <username>                    disable an account and end every session
+  prunesessions [--days N]                  delete sessions that ended over N days ago (default 7)
   keys list                                 list signing keys and their states
   keys rotate                               standby -> current, current -> retired, new standby
   keys revoke <kid>                         unpublish a retired or standby key at once
@@ -88,6 +89,14 @@ async function main(argv: string[]): Promise<void> {
         console.log(
           `${command === 'changepassword' ? 'Password changed' : 'User disabled'}; ${ended} session(s) ended.`,
         )
+        return
+      }
+      case 'prunesessions': {
+        const daysAt = rest.indexOf('--days')
+        const days = daysAt >= 0 ? Number(rest[daysAt + 1]) : 7
+        if (!Number.isInteger(days) || days < 0) throw new CliError('--days takes a whole number.')
+        const deleted = await app.sessions.prune(days * 86_400)
+        console.log(`Deleted ${deleted} session(s) that ended over ${days} day(s) ago.`)
         return
       }
       case 'keys': {

@@ -135,3 +135,21 @@ describe('DELETE /api/sessions/:id', () => {
     expect((await refresh(t.app, pair.refresh)).statusCode).toBe(401)
   })
 })
+
+describe('pruning', () => {
+  it('deletes sessions that ended long ago and keeps live ones', async () => {
+    const { username } = await register(t.app)
+    const ended = await login(t.app, username)
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/token/blacklist/',
+      payload: { refresh: ended.refresh },
+    })
+    const live = await login(t.app, username)
+    t.clock.advance(8 * 86_400_000)
+    const kept = await login(t.app, username)
+    expect(await t.app.sessions.prune(7 * 86_400)).toBeGreaterThanOrEqual(2)
+    expect((await refresh(t.app, kept.refresh)).statusCode).toBe(200)
+    expect((await refresh(t.app, live.refresh)).statusCode).toBe(401)
+  })
+})

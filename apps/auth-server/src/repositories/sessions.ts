@@ -1,5 +1,5 @@
 import { type Database, type NewSession, type Session, sessions } from '@tessera/db'
-import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm'
+import { and, desc, eq, gt, isNull, lt, ne, or, sql } from 'drizzle-orm'
 
 export function createSessionRepository(db: Database) {
   return {
@@ -75,6 +75,21 @@ export function createSessionRepository(db: Database) {
             eq(sessions.userId, userId),
             isNull(sessions.revokedAt),
             exceptId === undefined ? undefined : ne(sessions.id, exceptId),
+          ),
+        )
+        .returning({ id: sessions.id })
+      return rows.length
+    },
+
+    /** Deletes sessions that ended (revoked or expired) before `before`; returns how many. */
+    async deleteEndedBefore(before: Date): Promise<number> {
+      const rows = await db
+        .delete(sessions)
+        .where(
+          or(
+            lt(sessions.revokedAt, before),
+            lt(sessions.expiresAt, before),
+            lt(sessions.idleExpiresAt, before),
           ),
         )
         .returning({ id: sessions.id })

@@ -51,6 +51,8 @@ export interface SessionService {
   /** Throws unless the refresh token is the one in force for a live session. */
   checkRefresh(refreshToken: string): Promise<void>
   listLive(userId: number): Promise<Session[]>
+  /** Deletes sessions that ended more than `olderThanSeconds` ago; returns how many. */
+  prune(olderThanSeconds: number): Promise<number>
   /** Ends one of the user's sessions; `false` when there was no such live session. */
   endOne(userId: number, sessionId: string): Promise<boolean>
   /** Ends every live session of the user, but `exceptId`; returns how many. */
@@ -182,6 +184,8 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
     },
 
     listLive: (userId) => sessions.listLive(userId, new Date(clock())),
+    prune: (olderThanSeconds) =>
+      sessions.deleteEndedBefore(new Date(clock() - seconds(olderThanSeconds))),
     endOne: (userId, sessionId) => sessions.revoke(sessionId, 'logout', new Date(clock()), userId),
     endAll: (userId, exceptId) =>
       sessions.revokeAllForUser(
