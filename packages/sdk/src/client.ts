@@ -95,6 +95,8 @@ export interface TesseraClient {
 }
 
 const MAX_TIMER_DELAY = 2 ** 31 - 1
+/** Longest wait, after a contended lock, for the previous holder's news to reach this tab. */
+const SETTLE_MS = 500
 
 function defaultRetryDelay(attempt: number): number {
   return Math.min(60_000, 1000 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)
@@ -159,6 +161,9 @@ export function createClient(options: ClientOptions): TesseraClient {
   let retryNotBefore = 0
   let lastFailure: TesseraError | null = null
   let disposed = false
+  // The latest message from another tab that this client has not applied yet.
+  let heard: SyncMessage | null = null
+  const newsWaiters = new Set<() => void>()
 
   // In-process mutual exclusion: state changes (refresh, login, logout, messages from other
   // tabs) apply one at a time, and events go out only after the section (and lock) is left.
@@ -168,7 +173,7 @@ export function createClient(options: ClientOptions): TesseraClient {
     return run
   }
 
-  function critical<T>(task: () => Promise<T>): Promise<T> {
+  function critical<T>(task: (lock: { contended: boolean }) => Promise<T>): Promise<T> {
     return exclusive(() => runLocked(task))
   }
 
@@ -200,7 +205,8 @@ export function createClient(options: ClientOptions): TesseraClient {
     timer = setTimeout(
       () => {
         timer = undefined
-        refreshFrom(session, { gated: true }).catch(() => undefined)
+        // The timer is the backoff schedule itself; outcomes reach listeners and the next timer.
+        refreshFrom(session, { gated: false }).catch(() => undefined)
       },
       Math.min(MAX_TIMER_DELAY, Math.max(0, at - now())),
     )
@@ -209,6 +215,7 @@ export function createClient(options: ClientOptions): TesseraClient {
 
   function accept(session: Session | null): void {
     current = session
+    heard = null
     failures = 0
     retryNotBefore = 0
     lastFailure = null
@@ -224,6 +231,59 @@ export function createClient(options: ClientOptions): TesseraClient {
 
   async function readStored(): Promise<Session | null> {
     return parseSession(await storage.getItem(key))
+  }
+
+  // Storage failures are reported, never thrown: the session in memory stays right.
+  async function persist(session: Session): Promise<void> {
+    try {
+      await storage.setItem(key, serializeSession(session))
+    } catch (error) {
+      report(error)
+    }
+  }
+
+  async function forget(): Promise<void> {
+    try {
+      await storage.removeItem(key)
+    } catch (error) {
+      report(error)
+    }
+  }
+
+  function waitForNews(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timeout)
+        newsWaiters.delete(done)
+        resolve()
+      }
+      const timeout = setTimeout(done, SETTLE_MS)
+      newsWaiters.add(done)
+    })
+  }
+
+  /**
+   * The session as the other tabs left it. localStorage is not strongly consistent between
+   * tabs: the lock can reach this tab before the previous holder's write does. The holder also
+   * announces its result on the channel before it lets go, so a tab that had to wait for the
+   * lock and still finds the token it is about to spend listens for that news, briefly.
+   */
+  async function sharedSession(from: Session, contended: boolean): Promise<Session | null> {
+    let stored = await readStored()
+    if (contended && !heard && stored?.refreshToken === from.refreshToken) {
+      await waitForNews()
+      stored = await readStored()
+    }
+    const news = heard as SyncMessage | null
+    if (news?.type === 'signed_out') return null
+    if (
+      news?.type === 'session' &&
+      stored?.refreshToken === from.refreshToken &&
+      news.session.receivedAt > from.receivedAt
+    ) {
+      return news.session
+    }
+    return stored
   }
 
   function ensureLoaded(): Promise<void> {
@@ -243,9 +303,10 @@ export function createClient(options: ClientOptions): TesseraClient {
   }
 
   async function runRefresh(from: Session): Promise<Session> {
-    const outcome = await critical(async (): Promise<Outcome & { message?: SyncMessage }> => {
-      // Another tab, or an earlier call, may have rotated already: storage is the truth.
-      const stored = await readStored()
+    const outcome = await critical(async ({ contended }): Promise<Outcome> => {
+      // Another tab, or an earlier call, may have rotated already. Across tabs storage is the
+      // truth; within one client, memory is (it also survives a storage write that failed).
+      const stored = crossTab ? await sharedSession(from, contended) : current
       if (!stored) {
         const event: AuthChangeEvent | undefined = current
           ? { type: 'signed_out', reason: 'logout' }
@@ -258,32 +319,27 @@ export function createClient(options: ClientOptions): TesseraClient {
         accept(stored)
         return { session: stored, event }
       }
+      let next: Session
       try {
-        const next = await api.refreshGrant(stored.refreshToken)
-        await storage.setItem(key, serializeSession(next))
-        accept(next)
-        return {
-          session: next,
-          event: { type: 'refreshed', session: next },
-          message: { type: 'session', session: next },
-        }
+        next = await api.refreshGrant(stored.refreshToken)
       } catch (caught) {
         const error = await toTesseraError(caught, now)
         if (error.code !== 'session_expired') {
           recordFailure(error)
           return { session: null, error }
         }
-        await storage.removeItem(key)
         accept(null)
-        return {
-          session: null,
-          error,
-          event: { type: 'signed_out', reason: 'session_expired' },
-          message: { type: 'signed_out', reason: 'session_expired' },
-        }
+        await forget()
+        post({ type: 'signed_out', reason: 'session_expired' })
+        return { session: null, error, event: { type: 'signed_out', reason: 'session_expired' } }
       }
+      // The old refresh token is spent: the new session counts even if storing it fails.
+      accept(next)
+      await persist(next)
+      // Announced before the lock is released: the next holder may not see our write yet.
+      post({ type: 'session', session: next })
+      return { session: next, event: { type: 'refreshed', session: next } }
     })
-    if (outcome.message) post(outcome.message)
     emit(outcome.event)
     if (outcome.error) throw outcome.error
     return outcome.session as Session
@@ -328,6 +384,7 @@ export function createClient(options: ClientOptions): TesseraClient {
 
   async function receive(message: SyncMessage): Promise<void> {
     const event = await exclusive(async (): Promise<AuthChangeEvent | undefined> => {
+      if (heard === message) heard = null
       if (message.type === 'signed_out') {
         if (!current) return undefined
         accept(null)
@@ -344,7 +401,11 @@ export function createClient(options: ClientOptions): TesseraClient {
   if (channel) {
     channel.onmessage = (event) => {
       const message = parseSyncMessage(event.data)
-      if (message) receive(message).catch(report)
+      if (!message) return
+      // Noted at once, not behind the queue: a refresh waiting in it may need this news.
+      heard = message
+      for (const wake of [...newsWaiters]) wake()
+      receive(message).catch(report)
     }
   }
 
@@ -358,11 +419,11 @@ export function createClient(options: ClientOptions): TesseraClient {
     async login(credentials) {
       const session = await api.passwordGrant(credentials)
       await critical(async () => {
-        await storage.setItem(key, serializeSession(session))
         accept(session)
+        await persist(session)
+        post({ type: 'session', session })
       })
       loading ??= Promise.resolve()
-      post({ type: 'session', session })
       emit({ type: 'signed_in', session })
       return session
     },
@@ -378,13 +439,13 @@ export function createClient(options: ClientOptions): TesseraClient {
         }
       }
       const ended = await critical(async () => {
-        const session = (await readStored()) ?? current
-        await storage.removeItem(key)
+        const session = (crossTab ? await readStored() : null) ?? current
         accept(null)
+        await forget()
+        if (session) post({ type: 'signed_out', reason: 'logout' })
         return session
       })
       if (ended) {
-        post({ type: 'signed_out', reason: 'logout' })
         emit({ type: 'signed_out', reason: 'logout' })
         if (scope === 'session') {
           try {

@@ -4,7 +4,7 @@ import type { Session } from './session.ts'
 export interface LockManagerLike {
   request<T>(
     name: string,
-    options: { signal?: AbortSignal },
+    options: { signal?: AbortSignal; ifAvailable?: boolean },
     callback: (lock: unknown) => Promise<T> | T,
   ): Promise<T>
 }
@@ -20,7 +20,8 @@ export type SyncMessage =
   | { type: 'session'; session: Session }
   | { type: 'signed_out'; reason: 'logout' | 'session_expired' }
 
-export type RunLocked = <T>(task: () => Promise<T>) => Promise<T>
+/** `contended`: another holder had the lock first and has just let go; it may have changed the session. */
+export type RunLocked = <T>(task: (lock: { contended: boolean }) => Promise<T>) => Promise<T>
 
 /**
  * Runs `task` while holding the named Web Lock, waiting at most `timeout` ms for it. A lock that
@@ -34,7 +35,11 @@ export function createLockRunner(
   timeout: number,
 ): RunLocked {
   return async (task) => {
-    if (!locks) return task()
+    if (!locks) return task({ contended: false })
+    const uncontended = await locks.request(name, { ifAvailable: true }, async (lock) =>
+      lock ? { value: await task({ contended: false }) } : null,
+    )
+    if (uncontended) return uncontended.value
     const controller = new AbortController()
     const timer = setTimeout(() => controller.abort(), timeout)
     let granted = false
@@ -42,10 +47,11 @@ export function createLockRunner(
       return await locks.request(name, { signal: controller.signal }, () => {
         granted = true
         clearTimeout(timer)
-        return task()
+        return task({ contended: true })
       })
     } catch (error) {
-      if (!granted && controller.signal.aborted) return task()
+      // The holder is stuck, not finishing: there is no news of it to wait for.
+      if (!granted && controller.signal.aborted) return task({ contended: false })
       throw error
     } finally {
       clearTimeout(timer)

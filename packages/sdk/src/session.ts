@@ -21,6 +21,9 @@ const FALLBACK_LIFETIME_SECONDS = 60
 /**
  * Reads the payload of a JWT without verifying it: the client only needs its own token's
  * `exp`, `iat`, `sid` and `scope`; resource servers do the verifying.
+ *
+ * @example
+ * const payload = decodeJwtPayload(session.accessToken) // { sub: '42', scope: 'notes:read', … }
  */
 export function decodeJwtPayload(token: string): Record<string, unknown> | null {
   const payload = token.split('.')[1]

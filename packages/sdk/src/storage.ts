@@ -19,7 +19,12 @@ export interface StorageAdapter {
   readonly shared?: boolean
 }
 
-/** The default: the session lives as long as the client object. */
+/**
+ * The default: the session lives as long as the client object.
+ *
+ * @example
+ * const client = createClient({ authUrl, storage: createMemoryStorage() })
+ */
 export function createMemoryStorage(): StorageAdapter {
   const items = new Map<string, string>()
   return {
@@ -62,7 +67,12 @@ export function createLocalStorage(): StorageAdapter {
   return createWebStorage(globalThis.localStorage, { shared: true })
 }
 
-/** `sessionStorage`: one session per tab, kept across reloads of that tab. */
+/**
+ * `sessionStorage`: one session per tab, kept across reloads of that tab.
+ *
+ * @example
+ * const client = createClient({ authUrl: '/', storage: createSessionStorage() })
+ */
 export function createSessionStorage(): StorageAdapter {
   return createWebStorage(globalThis.sessionStorage, { shared: false })
 }

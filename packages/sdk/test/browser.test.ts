@@ -3,11 +3,11 @@ import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../src/index.ts'
 import { requireBuiltSdk } from './built.ts'
-import { PASSWORD, type RunningServers, sleep, startServers, uniqueUsername } from './servers.ts'
+import { ACCESS_TOKEN_LIFETIME_MS as LIFETIME_MS } from './global-setup.ts'
+import { PASSWORD, sharedServers, sleep, uniqueUsername } from './servers.ts'
 import { startWebServer, type WebServer } from './web-server.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const LIFETIME_MS = 2_000
 
 interface Harness {
   events: string[]
@@ -24,7 +24,7 @@ declare global {
   }
 }
 
-let servers: RunningServers
+const servers = sharedServers()
 let web: WebServer
 let browser: Browser
 
@@ -37,7 +37,6 @@ beforeAll(async () => {
       `Chromium is not at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`,
     )
   }
-  servers = await startServers({ accessTokenLifetime: LIFETIME_MS / 1000 })
   web = await startWebServer(servers)
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -55,7 +54,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await web?.close()
-  await servers?.close()
 })
 
 async function registered(): Promise<string> {
@@ -129,8 +127,8 @@ describe('in headless Chromium', () => {
       ])
 
       expect(tokenA).not.toMatch(/^error:/)
-      expect(tokenB).toBe(tokenA)
       expect(web.refreshes() - refreshesBefore).toBe(1)
+      expect(tokenB).toBe(tokenA)
       expect(await second.evaluate(() => window.harness.restricted())).not.toMatch(/^error:/)
       expect(await second.evaluate(() => window.harness.events)).toContain('refreshed')
 

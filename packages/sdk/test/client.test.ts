@@ -282,6 +282,35 @@ describe('storage', () => {
     expect(await second.getSession()).toEqual(session)
   })
 
+  it('keeps the rotated session when storage fails to save it', async () => {
+    const memory = createMemoryStorage()
+    let broken = false
+    const storage = {
+      ...memory,
+      setItem: (key: string, value: string) => {
+        if (broken) throw new Error('disk full')
+        return memory.setItem(key, value)
+      },
+    }
+    const { client, server } = setup({ storage })
+    await client.login(CREDENTIALS)
+    broken = true
+    const originalError = console.error
+    const reported: unknown[] = []
+    console.error = (error: unknown) => reported.push(error)
+
+    try {
+      const rotated = await client.refresh()
+      const again = await client.refresh()
+
+      expect(again.refreshToken).not.toBe(rotated.refreshToken)
+      expect(server.calls.refreshTokensPresented).toEqual(['r1', 'r2'])
+      expect(reported).toHaveLength(2)
+    } finally {
+      console.error = originalError
+    }
+  })
+
   it('treats unreadable stored data as signed out', async () => {
     const storage = createMemoryStorage()
     await storage.setItem('tessera.session', '{not json')

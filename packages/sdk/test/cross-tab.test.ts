@@ -12,10 +12,31 @@ function sharedStorage(): StorageAdapter {
   return { ...memory, shared: true }
 }
 
-/** Two tabs of one origin: one localStorage, one lock manager, one broadcast hub. */
+/**
+ * Chromium's localStorage is not strongly consistent between tabs: a write can reach another
+ * tab after the Web Lock does. `freeze()` makes this view keep showing what it shows now.
+ */
+function laggingView(source: StorageAdapter) {
+  let frozen: Map<string, string | null> | null = null
+  const view: StorageAdapter = {
+    getItem: async (key) => (frozen?.has(key) ? (frozen.get(key) ?? null) : source.getItem(key)),
+    setItem: (key, value) => source.setItem(key, value),
+    removeItem: (key) => source.removeItem(key),
+    shared: true,
+  }
+  return {
+    view,
+    async freeze(key: string) {
+      frozen = new Map([[key, await source.getItem(key)]])
+    },
+  }
+}
+
+/** Two tabs of one origin: one localStorage (B's view of it can lag), one lock manager, one hub. */
 function twoTabs(options: { lockTimeout?: number; refreshLatency?: number } = {}) {
   const server = createFakeServer({ refreshLatency: options.refreshLatency ?? 0 })
   const storage = sharedStorage()
+  const viewOfB = laggingView(storage)
   const locks = createFakeLocks()
   const hub = createChannelHub()
   let time = 1_700_000_000_000
@@ -25,12 +46,12 @@ function twoTabs(options: { lockTimeout?: number; refreshLatency?: number } = {}
       time += ms
     },
   }
-  const tab = () =>
+  const tab = (view: StorageAdapter) =>
     track(
       createClient({
         authUrl: AUTH_URL,
         fetch: server.fetch,
-        storage,
+        storage: view,
         locks,
         channel: hub.join(),
         now: clock.now,
@@ -38,7 +59,15 @@ function twoTabs(options: { lockTimeout?: number; refreshLatency?: number } = {}
         lockTimeout: options.lockTimeout ?? 10_000,
       }),
     )
-  return { server, storage, locks, clock, a: tab(), b: tab() }
+  return {
+    server,
+    storage,
+    locks,
+    clock,
+    a: tab(storage),
+    b: tab(viewOfB.view),
+    freezeViewOfB: () => viewOfB.freeze('tessera.session'),
+  }
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0))
@@ -87,6 +116,42 @@ describe('cross-tab refresh', () => {
     expect(token).toBe(fresh.accessToken)
     expect(server.calls.refresh).toBe(1)
     expect(server.calls.refreshTokensPresented).toEqual(['r1'])
+  })
+
+  it('adopts the announced session when its own view of storage lags behind the lock', async () => {
+    const { server, clock, a, b, freezeViewOfB } = twoTabs({ refreshLatency: 5 })
+    await a.client.login(CREDENTIALS)
+    await settle()
+    await b.client.getSession()
+    await freezeViewOfB()
+    clock.advance(301_000)
+
+    const [tokenA, tokenB] = await Promise.all([
+      a.client.getAccessToken(),
+      b.client.getAccessToken(),
+    ])
+
+    expect(tokenB).toBe(tokenA)
+    expect(server.calls.refreshTokensPresented).toEqual(['r1'])
+    expect(b.events.map((event) => event.type)).toEqual(['signed_in', 'refreshed'])
+  })
+
+  it('refreshes itself, after a bounded wait, when the tab that held the lock failed', async () => {
+    const { server, clock, a, b } = twoTabs({ refreshLatency: 5 })
+    await a.client.login(CREDENTIALS)
+    await settle()
+    await b.client.getSession()
+    clock.advance(301_000)
+    server.failNextRefresh({ status: 503 })
+
+    const [resultA, tokenB] = await Promise.all([
+      a.client.getAccessToken().catch((error: unknown) => error),
+      b.client.getAccessToken(),
+    ])
+
+    expect(resultA).toMatchObject({ code: 'server_error' })
+    expect(tokenB).toBe((await b.client.getSession())?.accessToken)
+    expect(server.calls.refresh).toBe(2)
   })
 
   it('hands a new session to the other tab over the channel', async () => {

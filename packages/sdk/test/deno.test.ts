@@ -7,22 +7,20 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../src/index.ts'
 import { requireBuiltSdk } from './built.ts'
-import { PASSWORD, type RunningServers, startServers, uniqueUsername } from './servers.ts'
+import { PASSWORD, sharedServers, uniqueUsername } from './servers.ts'
 
 const run = promisify(execFile)
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const deno = join(packageDir, 'node_modules/.bin/deno')
 
-let servers: RunningServers
+const servers = sharedServers()
 let denoDir: string
 
 beforeAll(async () => {
   await requireBuiltSdk()
-  servers = await startServers()
   denoDir = await mkdtemp(join(tmpdir(), 'tessera-deno-'))
 })
 afterAll(async () => {
-  await servers?.close()
   if (denoDir) await rm(denoDir, { recursive: true, force: true })
 })
 

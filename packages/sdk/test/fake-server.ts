@@ -202,17 +202,26 @@ export function createFakeServer(options: FakeServerOptions = {}) {
 
 export type FakeServer = ReturnType<typeof createFakeServer>
 
-/** A Web Locks stand-in: FIFO per name, honours `signal` while waiting, and can be held forever. */
+/**
+ * A Web Locks stand-in: FIFO per name, honours `signal` while waiting and `ifAvailable`, and can
+ * be held forever.
+ */
 export function createFakeLocks() {
   const tails = new Map<string, Promise<void>>()
+  // holders and waiters per name
+  const queued = new Map<string, number>()
   let held = 0
   let requests = 0
 
   function enqueue(name: string): { ready: Promise<void>; release: () => void } {
     let release = () => {}
     const mine = new Promise<void>((resolve) => {
-      release = resolve
+      release = () => {
+        queued.set(name, (queued.get(name) ?? 1) - 1)
+        resolve()
+      }
     })
+    queued.set(name, (queued.get(name) ?? 0) + 1)
     const ready = tails.get(name) ?? Promise.resolve()
     tails.set(
       name,
@@ -240,10 +249,11 @@ export function createFakeLocks() {
     },
     async request<T>(
       name: string,
-      options: { signal?: AbortSignal },
+      options: { signal?: AbortSignal; ifAvailable?: boolean },
       callback: (lock: unknown) => Promise<T> | T,
     ): Promise<T> {
       requests += 1
+      if (options.ifAvailable && (queued.get(name) ?? 0) > 0) return callback(null)
       const { ready, release } = enqueue(name)
       const { signal } = options
       try {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
   type AuthChangeEvent,
   createClient,
@@ -7,27 +7,21 @@ import {
   type TesseraClient,
   type TesseraError,
 } from '../src/index.ts'
+import { ACCESS_TOKEN_LIFETIME_MS as LIFETIME_MS } from './global-setup.ts'
 import {
   countingFetch,
   PASSWORD,
-  type RunningServers,
+  sharedServers,
   sleep,
   startResourceServer,
-  startServers,
   uniqueUsername,
 } from './servers.ts'
 
-const LIFETIME_MS = 2_000
-
-let servers: RunningServers
+const servers = sharedServers()
 const clients: TesseraClient[] = []
 
-beforeAll(async () => {
-  servers = await startServers({ accessTokenLifetime: LIFETIME_MS / 1000 })
-})
-afterAll(async () => {
+afterAll(() => {
   for (const client of clients) client.dispose()
-  await servers?.close()
 })
 
 function newClient(options: Partial<Parameters<typeof createClient>[0]> = {}) {

@@ -2,6 +2,7 @@
 // tests. Short-lived access tokens make expiry happen within a test.
 
 import type { AddressInfo } from 'node:net'
+import { inject } from 'vitest'
 
 // What the tests need of each server package. They are loaded by a computed name so that the
 // SDK's typecheck does not take in both servers' sources: their Fastify augmentations
@@ -80,6 +81,11 @@ export async function startResourceServer(
   )
   await resource.listen({ port: 0, host: '127.0.0.1' })
   return { url: urlOf(resource.server.address()), close: () => resource.close() }
+}
+
+/** The servers test/global-setup.ts started for this run. */
+export function sharedServers(): { authUrl: string; resourceUrl: string } {
+  return { authUrl: inject('authUrl'), resourceUrl: inject('resourceUrl') }
 }
 
 let counter = 0

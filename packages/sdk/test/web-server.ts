@@ -4,7 +4,6 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { dirname, extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { RunningServers } from './servers.ts'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const kyDir = dirname(createRequire(import.meta.url).resolve('ky'))
@@ -50,7 +49,7 @@ async function serveFile(response: ServerResponse, root: string, path: string): 
  * held back `refreshDelayMs`, so two tabs refreshing at once really overlap.
  */
 export async function startWebServer(
-  servers: RunningServers,
+  servers: { authUrl: string; resourceUrl: string },
   { refreshDelayMs = 300 } = {},
 ): Promise<WebServer> {
   let refreshes = 0
