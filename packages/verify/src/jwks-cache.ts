@@ -30,7 +30,10 @@ export interface JwksCacheOptions {
   maxMaxAgeMs?: number
   /** Per request. Default 5 s. */
   timeoutMs?: number
-  /** Called after a refresh dropped kids; the verifier flushes its verified-token cache. */
+  /**
+   * Called after a refresh dropped kids, or replaced the key behind a kid; the verifier flushes
+   * its verified-token cache.
+   */
   onKeysRemoved?: (kids: readonly string[]) => void
 }
 
@@ -108,7 +111,14 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
       const list = jwksKeys(JSON.parse(text))
       if (list === undefined) throw new Error('JWKS document has no "keys" array')
       const next = await importKeySet(list, algorithms, keys)
-      const removed = keys === undefined ? [] : [...keys.keys()].filter((kid) => !next.has(kid))
+      // A kid whose key material changed counts as removed too: tokens verified with the old
+      // key must not outlive it in the verified-token cache.
+      const removed: string[] = []
+      if (keys !== undefined) {
+        for (const [kid, key] of keys) {
+          if (next.get(kid)?.thumbprint !== key.thumbprint) removed.push(kid)
+        }
+      }
       const now = clock()
       keys = next
       fetchedAt = now

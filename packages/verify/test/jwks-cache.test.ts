@@ -37,7 +37,13 @@ afterEach(() => {
 })
 
 function setup(
-  options: { cooldownMs?: number; defaultMaxAgeMs?: number; maxMaxAgeMs?: number } = {},
+  options: {
+    cooldownMs?: number
+    defaultMaxAgeMs?: number
+    maxMaxAgeMs?: number
+    maxStaleMs?: number
+  } = {},
+  cacheSize = 0,
 ) {
   const clock = manualClock()
   const jwks = fakeJwks([ed.jwk])
@@ -48,8 +54,9 @@ function setup(
     jwksUrl: JWKS_URL,
     fetch: jwks.fetch,
     clock: clock.now,
-    // The verified-token cache would hide key lookups; these tests are about the keys.
-    cacheSize: 0,
+    // The verified-token cache would hide key lookups; these tests are about the keys (those
+    // about what the cache keeps across refreshes turn it on).
+    cacheSize,
     jwks: options,
   })
   return { clock, jwks, verifier }
@@ -303,6 +310,29 @@ describe('JWKS cache', () => {
       await verifier.jwks!.refresh()
       expect((await verifier.verify(await replaced.sign(DAY))).sub).toBe('42')
       expect(await codeOf(verifier, await ed.sign(DAY))).toBe('SIGNATURE_INVALID')
+    })
+
+    it('forgets tokens verified with a key that was replaced under the same kid', async () => {
+      const { clock, jwks, verifier } = setup({}, 100)
+      const token = await ed.sign(DAY)
+      await verifier.verify(token)
+      expect(verifier.peek(token)).toBeDefined()
+      const replaced = await createSigner('EdDSA', ed.kid)
+      jwks.keys = [replaced.jwk]
+      clock.advance(3_600_000)
+      await verifier.jwks!.refresh()
+      expect(verifier.peek(token)).toBeUndefined()
+      expect(await codeOf(verifier, token)).toBe('SIGNATURE_INVALID')
+    })
+
+    it('keeps the verified tokens when a refresh brings the same keys again', async () => {
+      const { clock, jwks, verifier } = setup({}, 100)
+      const token = await ed.sign(DAY)
+      await verifier.verify(token)
+      jwks.keys = [{ ...ed.jwk }, next.jwk]
+      clock.advance(3_600_000)
+      await verifier.jwks!.refresh()
+      expect(verifier.peek(token)).toBeDefined()
     })
   })
 })
