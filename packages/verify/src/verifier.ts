@@ -105,6 +105,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const cacheSize = options.cacheSize ?? 20_000
   const maxTokenLength = options.maxTokenLength ?? 8_192
   const cache = new Map<string, CachedToken>()
+  // Bumped whenever keys are withdrawn: a verification that started before may only cache its
+  // result if no withdrawal happened while it was in flight (its key may be the withdrawn one).
+  let generation = 0
 
   const jwks =
     options.jwksUrl === undefined
@@ -116,7 +119,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
           clock,
           fetch: options.fetch,
           // A token signed by a key the issuer withdrew must not live on in the cache.
-          onKeysRemoved: () => cache.clear(),
+          onKeysRemoved: () => {
+            generation++
+            cache.clear()
+          },
         })
   const keySource: KeySource = jwks ?? createStaticKeySource(options.keys!, algorithms)
 
@@ -154,6 +160,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (signature === undefined || signature.length !== SIGNATURE_LENGTH) {
       throw invalid('SIGNATURE_INVALID')
     }
+    const startedIn = generation
     const { key } = await keySource.getKey(kid, alg)
     let valid: boolean
     try {
@@ -169,7 +176,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!valid) throw invalid('SIGNATURE_INVALID')
 
     const claims = checkClaims(decodeJson(token, dot1 + 1, dot2))
-    if (cacheSize > 0) {
+    if (cacheSize > 0 && generation === startedIn) {
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!)
       cache.set(token, { claims, expiresAtMs: (claims.exp + leeway) * 1000 })
     }
@@ -211,6 +218,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     verify,
     peek,
     clearCache() {
+      generation++
       cache.clear()
     },
     jwks,

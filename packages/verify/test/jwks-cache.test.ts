@@ -325,6 +325,33 @@ describe('JWKS cache', () => {
       expect(await codeOf(verifier, token)).toBe('SIGNATURE_INVALID')
     })
 
+    it('does not cache a verification that was in flight while its key was withdrawn', async () => {
+      const { clock, jwks, verifier } = setup({}, 100)
+      await verifier.jwks!.refresh()
+      const token = await ed.sign(DAY)
+      // Park the verification on its signature check, its (soon withdrawn) key in hand.
+      let open!: () => void
+      const gate = new Promise<void>((resolve) => {
+        open = resolve
+      })
+      const subtleVerify = crypto.subtle.verify.bind(crypto.subtle)
+      const parked = vi.spyOn(crypto.subtle, 'verify').mockImplementationOnce(async (...args) => {
+        await gate
+        return subtleVerify(...args)
+      })
+      const inFlight = verifier.verify(token)
+      await settle()
+      expect(parked).toHaveBeenCalledTimes(1)
+      jwks.keys = [next.jwk]
+      clock.advance(3_600_000)
+      await verifier.jwks!.refresh()
+      open()
+      // It was valid when it started; it must not outlive the withdrawal in the cache.
+      expect((await inFlight).sub).toBe('42')
+      expect(verifier.peek(token)).toBeUndefined()
+      expect(await codeOf(verifier, token)).toBe('KEY_NOT_FOUND')
+    })
+
     it('keeps the verified tokens when a refresh brings the same keys again', async () => {
       const { clock, jwks, verifier } = setup({}, 100)
       const token = await ed.sign(DAY)

@@ -1,5 +1,5 @@
 import { generateKeyPair, SignJWT } from 'jose'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   createVerifier,
   JwksUnavailableError,
@@ -381,6 +381,27 @@ describe('verified-token cache', () => {
     await verifier.verify(token)
     verifier.clearCache()
     expect(verifier.peek(token)).toBeUndefined()
+  })
+
+  it('does not cache a verification that was in flight during clearCache()', async () => {
+    const verifier = verifierFor()
+    const token = await ed.sign()
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const subtleVerify = crypto.subtle.verify.bind(crypto.subtle)
+    const parked = vi.spyOn(crypto.subtle, 'verify').mockImplementationOnce(async (...args) => {
+      await gate
+      return subtleVerify(...args)
+    })
+    const inFlight = verifier.verify(token)
+    await vi.waitFor(() => expect(parked).toHaveBeenCalledTimes(1))
+    verifier.clearCache()
+    open()
+    expect((await inFlight).sub).toBe('42')
+    expect(verifier.peek(token)).toBeUndefined()
+    parked.mockRestore()
   })
 
   it('forgets tokens of a key the JWKS withdrew', async () => {
