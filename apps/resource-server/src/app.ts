@@ -16,7 +16,7 @@ export interface AppDeps {
   /** For the JWKS requests; the global `fetch` by default. */
   fetch?: typeof fetch
   /** JWKS cache tuning; the verifier's defaults otherwise. */
-  jwks?: { cooldownMs?: number; defaultMaxAgeMs?: number; timeoutMs?: number }
+  jwks?: { cooldownMs?: number; defaultMaxAgeMs?: number; timeoutMs?: number; maxStaleMs?: number }
 }
 
 export const BODY_LIMIT = 1024 * 1024

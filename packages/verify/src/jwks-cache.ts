@@ -31,6 +31,13 @@ export interface JwksCacheOptions {
   /** Per request. Default 5 s. */
   timeoutMs?: number
   /**
+   * How long past their freshness the last good keys keep verifying while the JWKS cannot be
+   * fetched (stale-if-error). Past it they are dropped and `getKey` throws `JwksUnavailableError`
+   * until a fetch succeeds again: an outage of the auth server must not keep a key it withdrew
+   * meanwhile alive for ever. Default 24 h.
+   */
+  maxStaleMs?: number
+  /**
    * Called after a refresh dropped kids, or replaced the key behind a kid; the verifier flushes
    * its verified-token cache.
    */
@@ -42,7 +49,10 @@ export interface JwksCacheStatus {
   kids: string[]
   /** When the keys in use were fetched (ms), or `undefined` before the first success. */
   fetchedAt: number | undefined
-  /** Until when they count as fresh (ms). Past it they are still served while a refetch runs. */
+  /**
+   * Until when they count as fresh (ms). Past it they are still served while a refetch runs, for
+   * at most `maxStaleMs` more.
+   */
   freshUntil: number | undefined
   /** The last fetch failed: keys in use (if any) are the last good ones. */
   lastError: unknown
@@ -61,7 +71,8 @@ const MAX_JWKS_BYTES = 1_000_000
  *
  * - Fresh for `Cache-Control: max-age` (bounded), then served stale while one refetch runs.
  * - An unknown `kid` triggers a refetch, single-flight and at most once per cooldown.
- * - Stale-if-error: when the auth server is unreachable, the last good keys keep working.
+ * - Stale-if-error: when the auth server is unreachable, the last good keys keep working, for
+ *   `maxStaleMs` (24 h) past their freshness; then they are dropped (`JwksUnavailableError`).
  * - Each key is imported into WebCrypto once and reused across refreshes.
  *
  * @example
@@ -77,6 +88,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
   const defaultMaxAgeMs = options.defaultMaxAgeMs ?? 300_000
   const maxMaxAgeMs = options.maxMaxAgeMs ?? 3_600_000
   const timeoutMs = options.timeoutMs ?? 5_000
+  const maxStaleMs = options.maxStaleMs ?? 86_400_000
 
   let keys: Map<string, VerificationKey> | undefined
   let fetchedAt: number | undefined
@@ -143,25 +155,43 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
     return now - lastAttemptAt < cooldownMs
   }
 
+  function unavailable(): JwksUnavailableError {
+    return new JwksUnavailableError(`The JWKS from ${url} is not available`, { cause: lastError })
+  }
+
+  /** The keys in use; while awaiting, a concurrent caller may have dropped them as too stale. */
+  function inUse(): Map<string, VerificationKey> {
+    if (keys === undefined) throw unavailable()
+    return keys
+  }
+
+  /** Drops keys stale for longer than `maxStaleMs`: the auth server has been gone too long. */
+  function expireStale(now: number): void {
+    if (keys === undefined || now < freshUntil + maxStaleMs) return
+    const kids = [...keys.keys()]
+    keys = undefined
+    fetchedAt = undefined
+    freshUntil = Number.NEGATIVE_INFINITY
+    if (kids.length > 0) options.onKeysRemoved?.(kids)
+  }
+
   return {
     async getKey(kid, alg) {
       const now = clock()
+      expireStale(now)
       if (keys === undefined) {
         // Nothing cached yet: wait for the first fetch, but do not retry a failing auth server
         // on every request.
         if (inflight !== undefined) await inflight
-        else if (coolingDown(now)) {
-          throw new JwksUnavailableError(`The JWKS from ${url} is not available yet`, {
-            cause: lastError,
-          })
-        } else await load()
+        else if (coolingDown(now)) throw unavailable()
+        else await load()
       }
-      let key = selectKey(keys!, kid, alg)
+      let key = selectKey(inUse(), kid, alg)
       if (key === undefined) {
         // A kid we do not know may be a key the issuer just added: look once more.
         if (inflight !== undefined || !coolingDown(now)) {
           await load().catch(() => {})
-          key = selectKey(keys!, kid, alg)
+          key = selectKey(inUse(), kid, alg)
         }
         if (key === undefined) throw keyNotFound()
       } else if (now >= freshUntil && inflight === undefined && !coolingDown(now)) {
@@ -174,6 +204,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
       await load()
     },
     status() {
+      expireStale(clock())
       return {
         kids: keys === undefined ? [] : [...keys.keys()],
         fetchedAt,

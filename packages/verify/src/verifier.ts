@@ -37,8 +37,11 @@ export interface VerifierOptions {
   cacheSize?: number
   /** Longer tokens are refused before any parsing. Default 8,192 characters. */
   maxTokenLength?: number
-  /** Tuning of the JWKS cache (cooldown, max-age bounds, timeout). */
-  jwks?: Pick<JwksCacheOptions, 'cooldownMs' | 'defaultMaxAgeMs' | 'maxMaxAgeMs' | 'timeoutMs'>
+  /** Tuning of the JWKS cache (cooldown, max-age bounds, timeout, stale-if-error limit). */
+  jwks?: Pick<
+    JwksCacheOptions,
+    'cooldownMs' | 'defaultMaxAgeMs' | 'maxMaxAgeMs' | 'timeoutMs' | 'maxStaleMs'
+  >
 }
 
 export interface Verifier {

@@ -9,6 +9,7 @@ import {
   fakeJwks,
   flipSignature,
   ISSUER,
+  manualClock,
   NOW,
   rawToken,
   type Signer,
@@ -229,6 +230,34 @@ describe('an unreachable JWKS with nothing cached', () => {
       detail: 'Token verification is temporarily unavailable.',
       code: 'service_unavailable',
     })
+  })
+})
+
+describe('an auth server gone for longer than maxStaleMs', () => {
+  it('answers 503 service_unavailable once the last good keys are dropped', async () => {
+    const jwks = fakeJwks([ed.jwk])
+    const clock = manualClock()
+    const app = Fastify({ logger: false })
+    await app.register(fastifyVerify, {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ['EdDSA'],
+      jwksUrl: 'http://auth.test/.well-known/jwks.json',
+      fetch: jwks.fetch,
+      clock: clock.now,
+      jwks: { maxStaleMs: 60_000 },
+    })
+    app.get('/me', { onRequest: app.authenticate }, () => ({ ok: true }))
+    const me = async (claims: Record<string, unknown>) =>
+      app.inject({ url: '/me', headers: { authorization: `Bearer ${await ed.sign(claims)}` } })
+    expect((await me({})).statusCode).toBe(200)
+    jwks.down = true
+    clock.advance(300_000 + 60_000)
+    const late = { iat: NOW + 360, exp: NOW + 660 }
+    const response = await me(late)
+    await app.close()
+    expect(response.statusCode).toBe(503)
+    expect(response.json().code).toBe('service_unavailable')
   })
 })
 

@@ -257,6 +257,43 @@ describe('JWKS cache', () => {
       expect((await verifier.verify(await ed.sign(DAY))).sub).toBe('42')
     })
 
+    it('drops the last good keys maxStaleMs past their freshness, then answers JWKS_UNAVAILABLE', async () => {
+      const { clock, jwks, verifier } = setup({ maxStaleMs: 3_600_000 }, 100)
+      jwks.cacheControl = 'max-age=60'
+      const cached = await ed.sign(DAY)
+      await verifier.verify(cached)
+      jwks.down = true
+      clock.advance(60_000 + 3_599_999)
+      expect(await codeOf(verifier, await ed.sign(DAY))).toBeUndefined()
+      await settle()
+      clock.advance(1)
+      expect(await codeOf(verifier, await ed.sign(DAY))).toBe('JWKS_UNAVAILABLE')
+      expect(verifier.jwks!.status()).toMatchObject({ kids: [], fetchedAt: undefined })
+      // Tokens verified with the dropped keys go with them.
+      expect(verifier.peek(cached)).toBeUndefined()
+      expect(await codeOf(verifier, cached)).toBe('JWKS_UNAVAILABLE')
+      // Back as soon as the auth server answers again.
+      jwks.down = false
+      clock.advance(5_000)
+      expect(await codeOf(verifier, await ed.sign(DAY))).toBeUndefined()
+      expect(verifier.jwks!.status().kids).toEqual([ed.kid])
+    })
+
+    it('keeps stale keys for 24 hours by default, not for ever', async () => {
+      const { clock, jwks, verifier } = setup()
+      jwks.cacheControl = 'max-age=300'
+      await verifier.verify(await ed.sign(DAY))
+      jwks.down = true
+      const at = (seconds: number) => ({ iat: NOW + seconds, exp: NOW + seconds + 300 })
+      clock.advance(300_000 + 86_399_000)
+      expect(await codeOf(verifier, await ed.sign(at(300 + 86_399)))).toBeUndefined()
+      await settle()
+      clock.advance(1_000)
+      expect(await codeOf(verifier, await ed.sign(at(300 + 86_400)))).toBe('JWKS_UNAVAILABLE')
+      clock.advance(90 * 86_400_000)
+      expect(await codeOf(verifier, await ed.sign(at(91 * 86_400)))).toBe('JWKS_UNAVAILABLE')
+    })
+
     it('reports the failure of a forced refresh as JwksUnavailableError', async () => {
       const { jwks, verifier } = setup()
       jwks.status = 503
