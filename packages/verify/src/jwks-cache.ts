@@ -65,6 +65,41 @@ export interface JwksCache extends KeySource {
 }
 
 const MAX_JWKS_BYTES = 1_000_000
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * The body as UTF-8 text, refused past `limit` bytes: by its Content-Length before reading
+ * anything, else by counting bytes as they arrive and cancelling the stream at the limit, so a
+ * huge or endless answer costs at most `limit` bytes of memory.
+ */
+async function readBounded(response: Response, limit: number): Promise<string> {
+  const declared = response.headers.get('content-length')
+  if (declared !== null && Number(declared) > limit) {
+    await response.body?.cancel().catch(() => {})
+    throw new Error('JWKS document is too large')
+  }
+  if (response.body === null) return ''
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => {})
+      throw new Error('JWKS document is too large')
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return utf8.decode(bytes)
+}
 
 /**
  * A remote JWKS, fetched on first use and cached.
@@ -118,9 +153,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
         await response.body?.cancel()
         throw new Error(`JWKS endpoint answered ${response.status}`)
       }
-      const text = await response.text()
-      if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS document is too large')
-      const list = jwksKeys(JSON.parse(text))
+      const list = jwksKeys(JSON.parse(await readBounded(response, MAX_JWKS_BYTES)))
       if (list === undefined) throw new Error('JWKS document has no "keys" array')
       const next = await importKeySet(list, algorithms, keys)
       // A kid whose key material changed counts as removed too: tokens verified with the old

@@ -301,6 +301,82 @@ describe('JWKS cache', () => {
     })
   })
 
+  describe('document size', () => {
+    /** A fetch answering a body stream of 64 KiB chunks, 4 MB in all, pulled one at a time. */
+    function endless(headers: Record<string, string> = {}) {
+      const state = { pulls: 0, cancelled: false }
+      const chunk = new Uint8Array(64 * 1024).fill(0x20)
+      const fetch: typeof globalThis.fetch = async () =>
+        new Response(
+          new ReadableStream<Uint8Array>(
+            {
+              pull(controller) {
+                state.pulls++
+                controller.enqueue(chunk.slice())
+                if (state.pulls === 64) controller.close()
+              },
+              cancel() {
+                state.cancelled = true
+              },
+            },
+            { highWaterMark: 0 },
+          ),
+          { headers: { 'content-type': 'application/json', ...headers } },
+        )
+      return { state, fetch }
+    }
+
+    it('refuses a document whose Content-Length is over 1 MB without reading it', async () => {
+      const { state, fetch } = endless({ 'content-length': '1000001' })
+      const cache = createJwksCache({ url: JWKS_URL, algorithms: ['EdDSA'], fetch })
+      await expect(cache.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
+      expect(String((cache.status().lastError as Error).message)).toMatch(/too large/)
+      expect(state.pulls).toBe(0)
+      expect(state.cancelled).toBe(true)
+    })
+
+    it('stops reading a document without Content-Length once it passes 1 MB', async () => {
+      const { state, fetch } = endless()
+      const cache = createJwksCache({ url: JWKS_URL, algorithms: ['EdDSA'], fetch })
+      await expect(cache.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
+      expect(String((cache.status().lastError as Error).message)).toMatch(/too large/)
+      // 1 MB is 15.3 chunks of 64 KiB: the 16th passes the limit and nothing more is read.
+      expect(state.pulls).toBe(16)
+      expect(state.cancelled).toBe(true)
+    })
+
+    it('counts bytes, not characters: 400,000 three-byte characters are over 1 MB', async () => {
+      const { clock, jwks, verifier } = setup()
+      await verifier.verify(await ed.sign(DAY))
+      jwks.keys = [next.jwk]
+      jwks.body = JSON.stringify({ keys: [next.jwk], padding: '€'.repeat(400_000) })
+      clock.advance(3_600_000)
+      await expect(verifier.jwks!.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
+      expect(verifier.jwks!.status().kids).toEqual([ed.kid])
+    })
+
+    it('accepts a document of exactly 1 MB', async () => {
+      const { jwks, verifier } = setup()
+      const document = JSON.stringify({ keys: [ed.jwk], padding: '' })
+      jwks.body = document.replace(
+        '"padding":""',
+        `"padding":"${'x'.repeat(1_000_000 - document.length)}"`,
+      )
+      expect(new TextEncoder().encode(jwks.body).length).toBe(1_000_000)
+      await verifier.jwks!.refresh()
+      expect(verifier.jwks!.status().kids).toEqual([ed.kid])
+    })
+
+    it('refuses a document that is not UTF-8', async () => {
+      const cache = createJwksCache({
+        url: JWKS_URL,
+        algorithms: ['EdDSA'],
+        fetch: async () => new Response(new Uint8Array([0x7b, 0xff, 0x7d])),
+      })
+      await expect(cache.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
+    })
+  })
+
   describe('key selection', () => {
     it('skips keys of other types or uses, and imports only public members', async () => {
       const es = await createSigner('ES256', 'es-1')
@@ -406,12 +482,31 @@ describe('JWKS cache over real HTTP', () => {
   let base: string
   let requests: string[] = []
   let hang = false
+  let endlessBytes = 0
+  let endlessClosed = false
 
   beforeAll(async () => {
     server = createServer((request, response) => {
       requests.push(request.url ?? '')
       if (hang) return
-      if (request.url === '/redirect') {
+      if (request.url === '/endless') {
+        // Chunked, no Content-Length, 256 MB (as good as endless, but a client that reads it
+        // all fails the test instead of running out of memory).
+        response.writeHead(200, { 'content-type': 'application/json' })
+        const chunk = Buffer.alloc(64 * 1024, 0x20)
+        const pump = () => {
+          while (!response.destroyed && endlessBytes < 256 * 1024 * 1024) {
+            endlessBytes += chunk.length
+            if (!response.write(chunk)) return
+          }
+          if (!response.destroyed) response.end()
+        }
+        response.on('drain', pump)
+        response.on('close', () => {
+          endlessClosed = true
+        })
+        pump()
+      } else if (request.url === '/redirect') {
         response.writeHead(302, { location: '/evil.json' }).end()
       } else if (request.url === '/evil.json') {
         response.writeHead(200, { 'content-type': 'application/json' })
@@ -450,6 +545,15 @@ describe('JWKS cache over real HTTP', () => {
     await expect(cache.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
     expect(requests).toEqual(['/redirect'])
     expect(cache.status().kids).toEqual([])
+  })
+
+  it('cancels an endless document once it passes 1 MB', async () => {
+    const cache = createJwksCache({ url: `${base}/endless`, algorithms: ['EdDSA'] })
+    await expect(cache.refresh()).rejects.toBeInstanceOf(JwksUnavailableError)
+    expect(String((cache.status().lastError as Error).message)).toMatch(/too large/)
+    await vi.waitFor(() => expect(endlessClosed).toBe(true))
+    // What the sockets' buffers took in before the cancel, not an unbounded stream.
+    expect(endlessBytes).toBeLessThan(16 * 1024 * 1024)
   })
 
   it('gives up on a hanging JWKS endpoint after timeoutMs', async () => {
