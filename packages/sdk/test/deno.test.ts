@@ -7,6 +7,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../src/index.ts'
 import { requireBuiltSdk } from './built.ts'
+import { ACCESS_TOKEN_LIFETIME_MS } from './global-setup.ts'
 import { PASSWORD, sharedServers, uniqueUsername } from './servers.ts'
 
 const run = promisify(execFile)
@@ -25,7 +26,7 @@ afterAll(async () => {
 })
 
 describe('Deno', () => {
-  it('imports the built SDK and logs in against the real auth server', async () => {
+  it('imports the built SDK, logs in against the real auth server and refreshes on time', async () => {
     const username = uniqueUsername('deno')
     const node = createClient({ authUrl: servers.authUrl })
     await node.register({ username, password: PASSWORD })
@@ -42,6 +43,7 @@ describe('Deno', () => {
         servers.authUrl,
         username,
         PASSWORD,
+        String(ACCESS_TOKEN_LIFETIME_MS),
       ],
       {
         cwd: packageDir,
@@ -55,6 +57,10 @@ describe('Deno', () => {
       signedIn: 'Bearer',
       username,
       sub: true,
+      refreshed: true,
+      signedOut: false,
+      rotated: true,
+      sameSession: true,
     })
   })
 })

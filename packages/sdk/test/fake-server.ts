@@ -1,5 +1,8 @@
 // An in-memory Tessera auth server and resource server behind a fake `fetch`, with a clock of
-// its own: enough of the HTTP contract to drive the client, and counters to assert on.
+// its own: enough of the HTTP contract to drive the client, and counters to assert on. Refresh
+// tokens rotate as the real server's do (apps/auth-server/src/services/sessions.ts): the previous
+// token presented again within the grace window gets the same successor; any other reuse ends
+// the session.
 
 export const AUTH_URL = 'http://auth.test'
 export const API_URL = 'http://api.test'
@@ -13,8 +16,20 @@ export interface FakeServerOptions {
   serverNow?: () => number
   /** Leave `expires_in` out of token responses (the client must use `exp - iat`). */
   omitExpiresIn?: boolean
-  /** Ms every refresh takes to answer. */
+  /** Ms every refresh takes to arrive; the token is rotated after it. */
   refreshLatency?: number
+  /** REFRESH_REUSE_GRACE_SECONDS, in ms (0 turns the replay off). Default 10 000. */
+  grace?: number
+}
+
+interface FakeSession {
+  sid: string
+  /** The refresh token in force. */
+  current: string
+  /** The one it replaced, replayable within the grace window. */
+  previous: string | null
+  rotatedAt: number
+  ended: 'logout' | 'reuse' | null
 }
 
 function base64url(value: unknown): string {
@@ -28,15 +43,37 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   })
 }
 
+/** Resolves after `ms`, or rejects as fetch does when the request is aborted first. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        reject(signal.reason)
+      },
+      { once: true },
+    )
+  })
+}
+
 export function createFakeServer(options: FakeServerOptions = {}) {
   const lifetime = options.lifetime ?? 300
   const serverNow = options.serverNow ?? (() => Date.now())
+  const grace = options.grace ?? 10_000
   const scripted: Scripted[] = []
-  const validAccess = new Set<string>()
-  // refresh token → the successor it was rotated to (kept for the grace-window replay)
-  const rotated = new Map<string, string>()
-  let currentRefresh: string | null = null
-  let counter = 0
+  const answerDelays: number[] = []
+  const sessions = new Map<string, FakeSession>()
+  // refresh token → its session, for every token ever issued
+  const refreshTokens = new Map<string, FakeSession>()
+  // access token → session id, while the token is valid
+  const validAccess = new Map<string, string>()
+  let latest: FakeSession | null = null
+  let accessCounter = 0
+  let refreshCounter = 0
+  let failEndAll: Scripted | null = null
 
   const calls = {
     login: 0,
@@ -46,10 +83,14 @@ export function createFakeServer(options: FakeServerOptions = {}) {
     restricted: 0,
     bearers: [] as string[],
     refreshTokensPresented: [] as string[],
+    /** Refresh tokens presented after they were rotated away, outside the grace window. */
+    reuses: [] as string[],
+    /** Refresh tokens answered with the same successor, inside the grace window. */
+    replays: [] as string[],
   }
 
-  function issue(scope = 'notes:read notes:write') {
-    counter += 1
+  function accessToken(session: FakeSession, scope: string): string {
+    accessCounter += 1
     const iat = Math.floor(serverNow() / 1000)
     const access = [
       base64url({ alg: 'none', typ: 'at+jwt' }),
@@ -59,24 +100,71 @@ export function createFakeServer(options: FakeServerOptions = {}) {
         sub: '42',
         exp: iat + lifetime,
         iat,
-        jti: `a${counter}`,
-        sid: 's1',
+        jti: `a${accessCounter}`,
+        sid: session.sid,
         scope,
         token_type: 'access',
         username: 'ada',
       }),
       'sig',
     ].join('.')
-    const refresh = `r${counter}`
-    validAccess.add(access)
-    currentRefresh = refresh
+    validAccess.set(access, session.sid)
+    return access
+  }
+
+  function tokenResponse(session: FakeSession, scope = 'notes:read notes:write') {
     return {
-      access_token: access,
+      access_token: accessToken(session, scope),
       token_type: 'Bearer',
       ...(options.omitExpiresIn ? {} : { expires_in: lifetime }),
-      refresh_token: refresh,
+      refresh_token: session.current,
       scope,
     }
+  }
+
+  function newRefreshToken(session: FakeSession): string {
+    refreshCounter += 1
+    const token = `r${refreshCounter}`
+    refreshTokens.set(token, session)
+    return token
+  }
+
+  function login(scope?: string) {
+    const session: FakeSession = {
+      sid: `s${sessions.size + 1}`,
+      current: '',
+      previous: null,
+      rotatedAt: serverNow(),
+      ended: null,
+    }
+    session.current = newRefreshToken(session)
+    sessions.set(session.sid, session)
+    latest = session
+    return tokenResponse(session, scope)
+  }
+
+  function end(session: FakeSession, why: 'logout' | 'reuse'): void {
+    session.ended ??= why
+    for (const [token, sid] of validAccess) if (sid === session.sid) validAccess.delete(token)
+  }
+
+  /** The real rotation: in force → rotate; previous within the grace window → same successor. */
+  function rotate(presented: string): FakeSession | null {
+    const session = refreshTokens.get(presented)
+    if (!session || session.ended) return null
+    if (presented === session.current) {
+      session.previous = presented
+      session.current = newRefreshToken(session)
+      session.rotatedAt = serverNow()
+      return session
+    }
+    if (presented === session.previous && grace > 0 && serverNow() - session.rotatedAt <= grace) {
+      calls.replays.push(presented)
+      return session
+    }
+    calls.reuses.push(presented)
+    end(session, 'reuse')
+    return null
   }
 
   function accessFrom(request: Request): string | null {
@@ -92,6 +180,12 @@ export function createFakeServer(options: FakeServerOptions = {}) {
       { 'www-authenticate': 'Bearer error="invalid_token"' },
     )
 
+  const invalidGrant = () =>
+    json(400, {
+      error: 'invalid_grant',
+      error_description: 'The refresh token is invalid, expired or revoked',
+    })
+
   async function handle(request: Request): Promise<Response> {
     const url = new URL(request.url)
     const route = `${request.method} ${url.origin}${url.pathname}`
@@ -103,29 +197,37 @@ export function createFakeServer(options: FakeServerOptions = {}) {
           if (form.get('password') !== 'correct horse') {
             return json(400, { error: 'invalid_grant', error_description: 'Bad credentials' })
           }
-          return json(200, issue(form.get('scope') ?? undefined), { 'cache-control': 'no-store' })
+          return json(200, login(form.get('scope') ?? undefined), { 'cache-control': 'no-store' })
         }
         calls.refresh += 1
         const presented = form.get('refresh_token') ?? ''
         calls.refreshTokensPresented.push(presented)
-        if (options.refreshLatency) {
-          await new Promise((resolve) => setTimeout(resolve, options.refreshLatency))
-        }
+        if (options.refreshLatency) await delay(options.refreshLatency, request.signal)
         const next = scripted.shift()
         if (next === 'network') throw new TypeError('fetch failed')
         if (next) return json(next.status, next.body, next.headers)
-        if (presented !== currentRefresh) {
-          return json(400, { error: 'invalid_grant', error_description: 'Token is invalid' })
-        }
-        rotated.set(presented, `r${counter + 1}`)
-        return json(200, issue(), { date: new Date(serverNow()).toUTCString() })
+        const session = rotate(presented)
+        if (!session) return invalidGrant()
+        const answer = tokenResponse(session)
+        // The server has rotated; the answer may still be lost on the way back.
+        const late = answerDelays.shift()
+        if (late) await delay(late, request.signal)
+        return json(200, answer, { date: new Date(serverNow()).toUTCString() })
       }
       case `POST ${AUTH_URL}/api/token/blacklist/`: {
         calls.revoke += 1
         const { refresh } = (await request.json()) as { refresh: string }
-        if (refresh === currentRefresh) currentRefresh = null
-        validAccess.clear()
-        return json(200, {})
+        const session = refreshTokens.get(refresh)
+        if (!session || session.ended) return invalidToken()
+        const inGrace =
+          refresh === session.previous && grace > 0 && serverNow() - session.rotatedAt <= grace
+        if (refresh === session.current || inGrace) {
+          end(session, 'logout')
+          return json(200, {})
+        }
+        calls.reuses.push(refresh)
+        end(session, 'reuse')
+        return invalidToken()
       }
       case `POST ${AUTH_URL}/api/register/`: {
         const body = (await request.json()) as { username: string; password: string }
@@ -141,22 +243,26 @@ export function createFakeServer(options: FakeServerOptions = {}) {
         return json(201, { id: '43', username: body.username })
       }
       case `GET ${AUTH_URL}/api/me`: {
-        if (!accessFrom(request)) return invalidToken()
+        const token = accessFrom(request)
+        if (!token) return invalidToken()
         return json(200, {
           id: '42',
           username: 'ada',
           email: null,
           scopes: ['notes:read'],
-          session_id: 's1',
+          session_id: validAccess.get(token),
           created_at: '2025-01-01T00:00:00.000Z',
         })
       }
       case `DELETE ${AUTH_URL}/api/sessions`: {
         if (!accessFrom(request)) return invalidToken()
         calls.endAll += 1
-        currentRefresh = null
-        validAccess.clear()
-        return json(200, { ended: 2 })
+        const failure = failEndAll
+        failEndAll = null
+        if (failure === 'network') throw new TypeError('fetch failed')
+        if (failure) return json(failure.status, failure.body, failure.headers)
+        for (const session of sessions.values()) end(session, 'logout')
+        return json(200, { ended: sessions.size })
       }
       case `GET ${API_URL}/api/restricted/`: {
         calls.restricted += 1
@@ -181,21 +287,33 @@ export function createFakeServer(options: FakeServerOptions = {}) {
   return {
     fetch,
     calls,
-    /** Answers the next refresh requests with these, in order. */
+    /** Answers the next refresh requests with these, in order, without rotating. */
     failNextRefresh(...responses: Scripted[]) {
       scripted.push(...responses)
+    },
+    /** Rotates on the next refresh requests but holds each answer back this many ms. */
+    delayNextRefreshAnswer(...ms: number[]) {
+      answerDelays.push(...ms)
+    },
+    /** Answers the next `DELETE /api/sessions` with this instead of ending the sessions. */
+    failNextEndAll(answer: Scripted) {
+      failEndAll = answer
     },
     /** Makes every access token issued so far invalid, as if it expired on the server. */
     invalidateAccessTokens() {
       validAccess.clear()
     },
-    /** Ends the session on the server: the refresh token is refused from now on. */
+    /** Ends the latest session on the server: its refresh tokens are refused from now on. */
     endSession() {
-      currentRefresh = null
-      validAccess.clear()
+      if (latest) end(latest, 'logout')
     },
-    get currentRefresh() {
-      return currentRefresh
+    /** The refresh token in force for the latest session; `null` once that session ended. */
+    get currentRefresh(): string | null {
+      return latest && !latest.ended ? latest.current : null
+    },
+    /** Why the latest session ended (`reuse` detected, or `logout`), or `null` while it lives. */
+    get ended(): 'logout' | 'reuse' | null {
+      return latest?.ended ?? null
     },
   }
 }

@@ -22,11 +22,11 @@ export function track(client: TesseraClient): { client: TesseraClient; events: A
 }
 
 /**
- * A client on a fake server with a device clock the test moves by hand (`clock.advance`), and
- * no refresh timer unless asked: expiry is then observed only through use.
+ * A client on a fake server with a clock the test moves by hand (`clock.advance`), and no
+ * refresh timer unless asked: expiry is then observed only through use. The server reads the
+ * same clock unless given its own, so moving it also moves the grace window.
  */
 export function setup(options: Partial<ClientOptions> = {}, serverOptions: FakeServerOptions = {}) {
-  const server = createFakeServer(serverOptions)
   let time = 1_700_000_000_000
   const clock = {
     now: () => time,
@@ -34,6 +34,7 @@ export function setup(options: Partial<ClientOptions> = {}, serverOptions: FakeS
       time += ms
     },
   }
+  const server = createFakeServer({ serverNow: clock.now, ...serverOptions })
   const { client, events } = track(
     createClient({
       authUrl: AUTH_URL,

@@ -2,21 +2,12 @@
 // tests. Short-lived access tokens make expiry happen within a test.
 
 import type { AddressInfo } from 'node:net'
+import { buildApp as buildAuthApp, loadConfig as loadAuthConfig } from '@tessera/auth-server'
+import {
+  buildApp as buildResourceApp,
+  loadConfig as loadResourceConfig,
+} from '@tessera/resource-server'
 import { inject } from 'vitest'
-
-// What the tests need of each server package. They are loaded by a computed name so that the
-// SDK's typecheck does not take in both servers' sources: their Fastify augmentations
-// (`authenticate`, `request.auth`) declare the same names with different types.
-interface ServerApp {
-  listen(options: { port: number; host: string }): Promise<string>
-  server: { address(): AddressInfo | string | null }
-  close(): Promise<void>
-}
-interface ServerPackage {
-  buildApp(config: unknown, deps?: Record<string, unknown>): Promise<ServerApp>
-  loadConfig(env: Record<string, string | undefined>): unknown
-}
-const load = (name: string) => import(name) as Promise<ServerPackage>
 
 export const ISSUER = 'http://tessera.test'
 export const PASSWORD = 'correct horse battery staple'
@@ -34,9 +25,8 @@ function urlOf(address: AddressInfo | string | null): string {
 
 export async function startServers({ accessTokenLifetime = 2 } = {}): Promise<RunningServers> {
   const database = { DATABASE_URL: process.env.DATABASE_URL, DATA_DIR: 'memory://' }
-  const { buildApp, loadConfig } = await load('@tessera/auth-server')
-  const auth = await buildApp(
-    loadConfig({
+  const auth = await buildAuthApp(
+    loadAuthConfig({
       ...database,
       ISSUER,
       ACCESS_TOKEN_LIFETIME_SECONDS: String(accessTokenLifetime),
@@ -68,9 +58,8 @@ export async function startResourceServer(
   authUrl: string,
   { clock }: { clock?: () => number } = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const { buildApp, loadConfig } = await load('@tessera/resource-server')
-  const resource = await buildApp(
-    loadConfig({
+  const resource = await buildResourceApp(
+    loadResourceConfig({
       DATABASE_URL: process.env.DATABASE_URL,
       DATA_DIR: 'memory://',
       AUTH_URL: authUrl,

@@ -2,8 +2,9 @@ import type * as Claims from '@tessera/claims'
 import { describe, expectTypeOf, it } from 'vitest'
 import type * as Sdk from '../src/index.ts'
 
-// The SDK publishes its own copies of the wire types (see src/contract.ts); `tsc --noEmit`
-// fails here the moment one of them drifts from @tessera/claims.
+// The SDK publishes its own copies of the wire types (see src/contract.ts). Vitest runs this
+// file through tsc (`typecheck` in vitest.config.ts), as does `pnpm typecheck`: either fails the
+// moment one of them drifts from @tessera/claims.
 describe('wire types', () => {
   it('equal the @tessera/claims contract', () => {
     expectTypeOf<Sdk.TokenObtainRequest>().toEqualTypeOf<Claims.TokenObtainRequest>()
