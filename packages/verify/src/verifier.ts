@@ -13,8 +13,11 @@ import {
 
 /** `typ` of an access token (RFC 9068 §4 allows the `application/` prefix too). */
 const ACCEPTED_TYPES = new Set(['at+jwt', 'application/at+jwt'])
-/** Header members that would let the token pick its own key, or need extensions we lack. */
-const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'crit'] as const
+/**
+ * Header members that would let the token pick its own key, or need extensions we lack (`b64`,
+ * RFC 7797, changes what is signed; an access token never needs it, whatever its value).
+ */
+const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'crit', 'b64'] as const
 
 export interface VerifierOptions {
   /** Expected `iss`, compared character for character. */

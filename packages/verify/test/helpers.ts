@@ -15,8 +15,8 @@ export interface Signer {
   jwk: JWK
   spki: string
   sign(claims?: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>
-  /** Signs any payload bytes, as the issuer's key would. */
-  signRaw(payload: string): Promise<string>
+  /** Signs any payload bytes, as the issuer's key would, with extra header members. */
+  signRaw(payload: string, header?: Record<string, unknown>): Promise<string>
 }
 
 export function accessClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -48,9 +48,9 @@ export async function createSigner(alg: Alg = 'EdDSA', kid = `kid-${alg}`): Prom
         .setProtectedHeader({ alg, typ: 'at+jwt', kid, ...header })
         .sign(privateKey)
     },
-    signRaw(payload) {
+    signRaw(payload, header = {}) {
       return new CompactSign(new TextEncoder().encode(payload))
-        .setProtectedHeader({ alg, typ: 'at+jwt', kid })
+        .setProtectedHeader({ alg, typ: 'at+jwt', kid, ...header })
         .sign(privateKey)
     },
   }

@@ -96,6 +96,13 @@ describe('verify()', () => {
     expect((await verifierFor().verify(token)).sub).toBe('42')
   })
 
+  it.each([['AT+JWT'], ['At+Jwt'], ['application/AT+JWT'], ['Application/At+Jwt']])(
+    'accepts typ %s: media types are case-insensitive (RFC 7515 §4.1.9)',
+    async (typ) => {
+      expect((await verifierFor().verify(await ed.sign({}, { typ }))).sub).toBe('42')
+    },
+  )
+
   it('hands out frozen claims so one request cannot alter another', async () => {
     const claims = await verifierFor().verify(await ed.sign({ aud: [AUDIENCE] }))
     expect(Object.isFrozen(claims)).toBe(true)
@@ -248,6 +255,16 @@ describe('verify()', () => {
     ])('rejects a %s header', async (_name, header) => {
       await expectRejected(verifierFor(), await ed.sign({}, header), 'HEADER_NOT_ALLOWED')
     })
+
+    it.each([[true], [false]])(
+      'rejects a b64: %s header (RFC 7797) even on a validly signed token',
+      async (b64) => {
+        const payload = JSON.stringify(accessClaims())
+        // jose signs the payload bytes unencoded for b64: false, as RFC 7797 says.
+        const token = await ed.signRaw(payload, { b64 })
+        await expectRejected(verifierFor(), token, 'HEADER_NOT_ALLOWED')
+      },
+    )
 
     it('rejects a crit header naming an extension it does not understand', async () => {
       const token = rawToken(
