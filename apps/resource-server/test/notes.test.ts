@@ -86,6 +86,13 @@ describe('POST /api/notes', () => {
     expect(response.json().code).toBe('insufficient_scope')
   })
 
+  it('answers 401, not 500, to a token whose sub PostgreSQL cannot store (a NUL)', async () => {
+    const token = await t.issuer.token({ sub: 'alice\u0000' })
+    const response = await call('POST', '/api/notes', token, { title: 'x' })
+    expect(response.statusCode).toBe(401)
+    expect(response.json().code).toBe('token_not_valid')
+  })
+
   it('answers 401 before looking at the body', async () => {
     const response = await call('POST', '/api/notes', undefined, '{not json')
     expect(response.statusCode).toBe(401)

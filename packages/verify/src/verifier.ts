@@ -40,6 +40,12 @@ export interface VerifierOptions {
   cacheSize?: number
   /** Longer tokens are refused before any parsing. Default 8,192 characters. */
   maxTokenLength?: number
+  /**
+   * Longest lifetime (`exp - iat`) accepted, in seconds. Default 86,400 (a day; Tessera issues
+   * 5-minute tokens): a token that claims to live for years is refused, and no entry of the
+   * verified-token cache outlives it.
+   */
+  maxTokenAgeSeconds?: number
   /** Tuning of the JWKS cache (cooldown, max-age bounds, timeout, stale-if-error limit). */
   jwks?: Pick<
     JwksCacheOptions,
@@ -110,6 +116,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (!(leeway >= 0)) throw new TypeError('createVerifier: `leewaySeconds` must be ≥ 0')
   const cacheSize = options.cacheSize ?? 20_000
   const maxTokenLength = options.maxTokenLength ?? 8_192
+  const maxTokenAge = options.maxTokenAgeSeconds ?? 86_400
+  if (!(maxTokenAge > 0)) throw new TypeError('createVerifier: `maxTokenAgeSeconds` must be > 0')
   const cache = new Map<string, CachedToken>()
   // Bumped whenever keys are withdrawn: a verification that started before may only cache its
   // result if no withdrawal happened while it was in flight (its key may be the withdrawn one).
@@ -203,8 +211,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw invalid('CLAIMS_INVALID')
     }
     if (
-      typeof payload.sub !== 'string' ||
-      payload.sub.length === 0 ||
+      !isSubject(payload.sub) ||
       !isString(payload.jti) ||
       !isString(payload.sid) ||
       !isString(payload.scope) ||
@@ -215,6 +222,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const now = clock() / 1000
     if (now >= exp + leeway) throw invalid('TOKEN_EXPIRED')
     if (nbf !== undefined && now < nbf - leeway) throw invalid('TOKEN_NOT_YET_VALID')
+    // Issued in the future (beyond the skew we tolerate): the issuer's clock or the token is wrong.
+    if (iat > now + leeway) throw invalid('TOKEN_NOT_YET_VALID')
+    if (exp - iat > maxTokenAge) throw invalid('CLAIMS_INVALID')
     if (Array.isArray(aud)) Object.freeze(aud)
     // Frozen: the same object is handed to every request that presents this token.
     return Object.freeze(payload) as unknown as AccessTokenClaims
@@ -248,6 +258,30 @@ function decodeJson(token: string, start: number, end: number): Record<string, u
 
 function isString(value: unknown): value is string {
   return typeof value === 'string'
+}
+
+/** Longest `sub` accepted: Tessera's are user ids; anything longer is not ours to store. */
+const MAX_SUBJECT_LENGTH = 255
+
+/**
+ * A `sub` a resource server can store and log as it is: 1 to 255 UTF-16 units, no control
+ * characters (C0, DEL, C1; a NUL cannot even be stored in PostgreSQL text) and no unpaired
+ * surrogate (it would be stored as U+FFFD, another subject).
+ */
+function isSubject(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_SUBJECT_LENGTH) {
+    return false
+  }
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return false
+    if (code >= 0xd800 && code <= 0xdfff) {
+      const low = value.charCodeAt(i + 1)
+      if (code >= 0xdc00 || !(low >= 0xdc00 && low <= 0xdfff)) return false
+      i++
+    }
+  }
+  return true
 }
 
 function isNumericDate(value: unknown): value is number {

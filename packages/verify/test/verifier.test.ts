@@ -70,6 +70,7 @@ describe('createVerifier', () => {
     expect(() => createVerifier({ ...base, keys: undefined })).toThrow(/jwksUrl/)
     expect(() => createVerifier({ ...base, jwksUrl: 'http://x.test/jwks' })).toThrow(/exactly one/)
     expect(() => createVerifier({ ...base, leewaySeconds: -1 })).toThrow(/leeway/)
+    expect(() => createVerifier({ ...base, maxTokenAgeSeconds: 0 })).toThrow(/maxTokenAge/)
   })
 })
 
@@ -136,6 +137,47 @@ describe('verify()', () => {
     it('accepts an nbf within the leeway', async () => {
       expect((await verifierFor().verify(await ed.sign({ nbf: NOW + 5 }))).sub).toBe('42')
     })
+
+    it('rejects a token issued in the future, beyond the leeway', async () => {
+      const future = { iat: NOW + 11, exp: NOW + 311 }
+      await expectRejected(verifierFor(), await ed.sign(future), 'TOKEN_NOT_YET_VALID')
+    })
+
+    it('accepts an iat ahead of the clock by less than the leeway', async () => {
+      const token = await ed.sign({ iat: NOW + 10, exp: NOW + 310 })
+      expect((await verifierFor().verify(token)).sub).toBe('42')
+    })
+
+    it('rejects a token that claims to live longer than maxTokenAgeSeconds', async () => {
+      await expectRejected(verifierFor(), await ed.sign({ exp: NOW + 86_401 }), 'CLAIMS_INVALID')
+      expect((await verifierFor().verify(await ed.sign({ exp: NOW + 86_400 }))).sub).toBe('42')
+      const strict = verifierFor({ maxTokenAgeSeconds: 600 })
+      await expectRejected(strict, await ed.sign({ exp: NOW + 601 }), 'CLAIMS_INVALID')
+    })
+
+    it('rejects an absurd exp, so that no cache entry lives for ever', async () => {
+      await expectRejected(verifierFor(), await ed.sign({ exp: 1e300 }), 'CLAIMS_INVALID')
+      // An old iat does not stretch the lifetime either.
+      await expectRejected(verifierFor(), await ed.sign({ iat: 0 }), 'CLAIMS_INVALID')
+    })
+
+    it('rejects an exp that JSON reads as Infinity', async () => {
+      const claims = JSON.stringify(accessClaims()).replace(/"exp":\d+/, '"exp":1e400')
+      expect(claims).toContain('1e400')
+      await expectRejected(verifierFor(), await ed.signRaw(claims), 'CLAIMS_INVALID')
+    })
+
+    it.each([
+      ['a negative exp', { exp: -1 }],
+      ['a negative iat', { iat: -1 }],
+      ['a negative nbf', { nbf: -1 }],
+    ])('rejects %s as malformed (NumericDate is ≥ 0)', async (_name, claims) => {
+      await expectRejected(
+        verifierFor({ maxTokenAgeSeconds: Number.POSITIVE_INFINITY }),
+        await ed.sign(claims),
+        'CLAIMS_INVALID',
+      )
+    })
   })
 
   describe('claims', () => {
@@ -176,9 +218,23 @@ describe('verify()', () => {
       ['jti', { jti: undefined }],
       ['sid', { sid: undefined }],
       ['nbf as a string', { nbf: 'soon' }],
+      ['a NUL in sub', { sub: 'a\u0000b' }],
+      ['a line feed in sub', { sub: 'a\nb' }],
+      ['a DEL in sub', { sub: '\u007f' }],
+      ['a C1 control in sub', { sub: 'a\u0085' }],
+      ['an unpaired surrogate in sub', { sub: 'a\ud800' }],
+      ['a reversed surrogate pair in sub', { sub: '\ude00\ud83d' }],
+      ['a sub of 256 characters', { sub: 'x'.repeat(256) }],
     ])('rejects a token with a missing or malformed %s', async (_name, claims) => {
       await expectRejected(verifierFor(), await ed.sign(claims), 'CLAIMS_INVALID')
     })
+
+    it.each([['x'.repeat(255)], ['zoë'], ['😀'], ['user@example.com'], ['a b']])(
+      'accepts the sub %s',
+      async (sub) => {
+        expect((await verifierFor().verify(await ed.sign({ sub }))).sub).toBe(sub)
+      },
+    )
   })
 
   describe('header', () => {
