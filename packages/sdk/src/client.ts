@@ -117,6 +117,11 @@ function report(error: unknown): void {
 
 const notSignedIn = () => new TesseraError('not_signed_in', 'No one is signed in')
 
+/** Sessions are told apart by when they arrived: the device clock, shared by every tab. */
+function isNewer(candidate: Session, than: Session): boolean {
+  return candidate.refreshToken !== than.refreshToken && candidate.receivedAt > than.receivedAt
+}
+
 type Outcome = { session: Session | null; error?: TesseraError; event?: AuthChangeEvent }
 
 /**
@@ -263,27 +268,30 @@ export function createClient(options: ClientOptions): TesseraClient {
   }
 
   /**
-   * The session as the other tabs left it. localStorage is not strongly consistent between
-   * tabs: the lock can reach this tab before the previous holder's write does. The holder also
-   * announces its result on the channel before it lets go, so a tab that had to wait for the
-   * lock and still finds the token it is about to spend listens for that news, briefly.
+   * What the other tabs know and this one does not: a newer session, in storage or announced,
+   * or that they signed out. Storage is believed only when it holds something newer than memory:
+   * a write that failed (quota, Safari's private mode) leaves an older session behind, whose
+   * refresh token is spent, and an empty slot alone is no sign-out. localStorage is not strongly
+   * consistent between tabs either: the lock can reach this tab before the previous holder's
+   * write does. The holder announces its result on the channel before it lets go, so a tab that
+   * had to wait for the lock and finds nothing newer listens for that news, briefly.
    */
-  async function sharedSession(from: Session, contended: boolean): Promise<Session | null> {
-    let stored = await readStored()
-    if (contended && !heard && stored?.refreshToken === from.refreshToken) {
-      await waitForNews()
-      stored = await readStored()
+  async function otherTabsNews(
+    mine: Session,
+    contended: boolean,
+  ): Promise<Session | 'signed_out' | null> {
+    const look = async (): Promise<Session | 'signed_out' | null> => {
+      const news = heard as SyncMessage | null
+      if (news?.type === 'signed_out') return 'signed_out'
+      const stored = await readStored()
+      let newest = stored && isNewer(stored, mine) ? stored : null
+      if (news?.type === 'session' && isNewer(news.session, newest ?? mine)) newest = news.session
+      return newest
     }
-    const news = heard as SyncMessage | null
-    if (news?.type === 'signed_out') return null
-    if (
-      news?.type === 'session' &&
-      stored?.refreshToken === from.refreshToken &&
-      news.session.receivedAt > from.receivedAt
-    ) {
-      return news.session
-    }
-    return stored
+    const news = await look()
+    if (news || !contended) return news
+    await waitForNews()
+    return look()
   }
 
   function ensureLoaded(): Promise<void> {
@@ -304,24 +312,27 @@ export function createClient(options: ClientOptions): TesseraClient {
 
   async function runRefresh(from: Session): Promise<Session> {
     const outcome = await critical(async ({ contended }): Promise<Outcome> => {
-      // Another tab, or an earlier call, may have rotated already. Across tabs storage is the
-      // truth; within one client, memory is (it also survives a storage write that failed).
-      const stored = crossTab ? await sharedSession(from, contended) : current
-      if (!stored) {
-        const event: AuthChangeEvent | undefined = current
-          ? { type: 'signed_out', reason: 'logout' }
-          : undefined
+      const mine = current
+      // Signed out, or rotated by an earlier call of this client, while this one waited.
+      if (!mine) return { session: null, error: notSignedIn() }
+      if (mine.refreshToken !== from.refreshToken) return { session: mine }
+      const news = crossTab ? await otherTabsNews(mine, contended) : null
+      if (news === 'signed_out') {
         accept(null)
-        return { session: null, error: notSignedIn(), event }
+        return {
+          session: null,
+          error: notSignedIn(),
+          event: { type: 'signed_out', reason: 'logout' },
+        }
       }
-      if (stored.refreshToken !== from.refreshToken) {
-        const event = adoptionEvent(stored)
-        accept(stored)
-        return { session: stored, event }
+      if (news) {
+        const event = adoptionEvent(news)
+        accept(news)
+        return { session: news, event }
       }
       let next: Session
       try {
-        next = await api.refreshGrant(stored.refreshToken)
+        next = await api.refreshGrant(mine.refreshToken)
       } catch (caught) {
         const error = await toTesseraError(caught, now)
         if (error.code !== 'session_expired') {
@@ -439,7 +450,8 @@ export function createClient(options: ClientOptions): TesseraClient {
         }
       }
       const ended = await critical(async () => {
-        const session = (crossTab ? await readStored() : null) ?? current
+        const stored = crossTab ? await readStored() : null
+        const session = stored && (!current || isNewer(stored, current)) ? stored : current
         accept(null)
         await forget()
         if (session) post({ type: 'signed_out', reason: 'logout' })

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createClient, createMemoryStorage, type StorageAdapter } from '../src/index.ts'
 import { AUTH_URL, createChannelHub, createFakeLocks, createFakeServer } from './fake-server.ts'
 import { CREDENTIALS, track } from './helpers.ts'
@@ -217,14 +217,104 @@ describe('cross-tab refresh', () => {
     expect(heldDuringEvents.every((held) => held === 0)).toBe(true)
   })
 
-  it('signs a tab out when it finds the shared storage emptied by another tab', async () => {
+  it('does not take a shared storage emptied without a sign-out message for a sign-out', async () => {
     const { storage, clock, a, server } = twoTabs()
     await a.client.login(CREDENTIALS)
     await storage.removeItem('tessera.session')
     clock.advance(301_000)
 
-    await expect(a.client.getAccessToken()).rejects.toMatchObject({ code: 'not_signed_in' })
-    expect(a.events.at(-1)).toEqual({ type: 'signed_out', reason: 'logout' })
+    await expect(a.client.getAccessToken()).resolves.toMatch(/\./)
+    expect(a.events.map((event) => event.type)).toEqual(['signed_in', 'refreshed'])
+    expect(server.calls.refreshTokensPresented).toEqual(['r1'])
+  })
+
+  it('signs out, without spending its token, when it heard another tab sign out', async () => {
+    const { clock, a, b, server } = twoTabs()
+    await a.client.login(CREDENTIALS)
+    await settle()
+    await b.client.getSession()
+    clock.advance(301_000)
+
+    // b's refresh is queued behind a's logout: the lock hands it over after the sign-out news.
+    const [, result] = await Promise.all([
+      a.client.logout(),
+      b.client.getAccessToken().catch((error: unknown) => error),
+    ])
+
+    expect(result).toMatchObject({ code: 'not_signed_in' })
+    expect(b.events.at(-1)).toEqual({ type: 'signed_out', reason: 'logout' })
     expect(server.calls.refresh).toBe(0)
+  })
+})
+
+describe('shared storage that fails to save', () => {
+  // Quota exceeded, Safari's private mode: setItem throws, reads still work.
+  function failingWrites(source: StorageAdapter, failing: { on: boolean }): StorageAdapter {
+    return {
+      getItem: (key) => source.getItem(key),
+      setItem: (key, value) => {
+        if (failing.on) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError')
+        return source.setItem(key, value)
+      },
+      removeItem: (key) => source.removeItem(key),
+      shared: true,
+    }
+  }
+
+  function tab(storage: StorageAdapter) {
+    const server = createFakeServer()
+    let time = 1_700_000_000_000
+    const { client, events } = track(
+      createClient({
+        authUrl: AUTH_URL,
+        fetch: server.fetch,
+        storage,
+        locks: createFakeLocks(),
+        channel: createChannelHub().join(),
+        now: () => time,
+        autoRefresh: false,
+      }),
+    )
+    return {
+      server,
+      client,
+      events,
+      advance: (ms: number) => {
+        time += ms
+      },
+    }
+  }
+
+  beforeEach(() => {
+    vi.spyOn(console, 'error').mockImplementation(() => {})
+  })
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  it('keeps the rotated session instead of going back to the spent token left in storage', async () => {
+    const failing = { on: false }
+    const { server, client, events, advance } = tab(failingWrites(sharedStorage(), failing))
+    await client.login(CREDENTIALS)
+    failing.on = true
+
+    const rotated = await client.refresh()
+    advance(30_000) // past the server's grace window: spending r1 again would end the session
+    const again = await client.refresh()
+
+    expect(server.calls.refreshTokensPresented).toEqual(['r1', rotated.refreshToken])
+    expect(again.refreshToken).toBe(server.currentRefresh)
+    expect(server.ended).toBeNull()
+    expect(events.map((event) => event.type)).toEqual(['signed_in', 'refreshed', 'refreshed'])
+  })
+
+  it('keeps the session when the write at login failed, instead of signing out', async () => {
+    const { server, client, events, advance } = tab(failingWrites(sharedStorage(), { on: true }))
+    await client.login(CREDENTIALS)
+    advance(301_000)
+
+    await expect(client.getAccessToken()).resolves.toMatch(/\./)
+    expect(events.map((event) => event.type)).toEqual(['signed_in', 'refreshed'])
+    expect(server.calls.refreshTokensPresented).toEqual(['r1'])
   })
 })
