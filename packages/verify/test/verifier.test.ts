@@ -198,6 +198,19 @@ describe('verify()', () => {
       await expectRejected(verifierFor(), await ed.sign({ aud: ['billing'] }), 'AUDIENCE_INVALID')
     })
 
+    it('rejects an audience array that holds anything but strings', async () => {
+      await expectRejected(
+        verifierFor(),
+        await ed.sign({ aud: [AUDIENCE, 42] }),
+        'AUDIENCE_INVALID',
+      )
+      await expectRejected(
+        verifierFor(),
+        await ed.sign({ aud: [AUDIENCE, { evil: true }] }),
+        'AUDIENCE_INVALID',
+      )
+    })
+
     it('rejects a token without aud', async () => {
       await expectRejected(verifierFor(), await ed.sign({ aud: undefined }), 'AUDIENCE_INVALID')
     })
@@ -357,6 +370,26 @@ describe('verify()', () => {
       await expectRejected(verifierFor(), forged, 'SIGNATURE_INVALID')
     })
 
+    it('rejects a signature of the wrong length before looking for a key', async () => {
+      const jwks = fakeJwks([ed.jwk])
+      const verifier = verifierFor({
+        keys: undefined,
+        jwksUrl: 'http://auth.test/.well-known/jwks.json',
+        fetch: jwks.fetch,
+      })
+      const token = await ed.sign({}, { kid: 'unknown' })
+      const body = token.slice(0, token.lastIndexOf('.') + 1)
+      // 63 and 65 bytes, and an ES256 signature in DER as some libraries produce it (72 bytes).
+      for (const bytes of [63, 65, 72]) {
+        await expectRejected(
+          verifier,
+          `${body}${b64url(new Uint8Array(bytes))}`,
+          'SIGNATURE_INVALID',
+        )
+      }
+      expect(jwks.calls).toBe(0)
+    })
+
     it('rejects a truncated or empty signature', async () => {
       const token = await ed.sign()
       await expectRejected(verifierFor(), token.slice(0, -4), 'SIGNATURE_INVALID')
@@ -365,6 +398,22 @@ describe('verify()', () => {
         token.slice(0, token.lastIndexOf('.') + 1),
         'SIGNATURE_INVALID',
       )
+    })
+  })
+
+  describe('keys', () => {
+    it.each([
+      ['key_ops without verify', { key_ops: ['sign'] }],
+      ['key_ops that is not an array', { key_ops: 'verify' }],
+      ['use enc', { use: 'enc' }],
+    ])('ignores a published key with %s', async (_name, members) => {
+      const verifier = verifierFor({ keys: [{ ...ed.jwk, ...members }] })
+      await expectRejected(verifier, await ed.sign(), 'KEY_NOT_FOUND')
+    })
+
+    it('uses a published key whose key_ops include verify', async () => {
+      const verifier = verifierFor({ keys: [{ ...ed.jwk, key_ops: ['verify'] }] })
+      expect((await verifier.verify(await ed.sign())).sub).toBe('42')
     })
   })
 
