@@ -1,7 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { extractBearerToken, fastifyVerify } from '../src/fastify.ts'
-import { createVerifier, TokenInvalidError } from '../src/index.ts'
+import {
+  type AccessTokenClaims,
+  createVerifier,
+  TokenInvalidError,
+  type Verifier,
+} from '../src/index.ts'
 import {
   AUDIENCE,
   accessClaims,
@@ -283,6 +288,50 @@ describe('an unexpected verifier failure', () => {
   })
 })
 
+describe('a custom verifier returning claims without scope', () => {
+  async function appWith(verifier: Verifier) {
+    const custom = Fastify()
+    await custom.register(fastifyVerify, { verifier })
+    custom.setErrorHandler((_error, _request, reply) => {
+      reply.code(500).send({ detail: 'A server error occurred.', code: 'internal_error' })
+    })
+    custom.get('/read', { onRequest: custom.requireScopes('notes:read') }, () => ({ ok: true }))
+    return custom
+  }
+  const noScope = Object.freeze({ sub: '1' }) as unknown as AccessTokenClaims
+
+  it('answers 500 through the error handler instead of hanging (verified now)', async () => {
+    const custom = await appWith({
+      verify: async () => noScope,
+      peek: () => undefined,
+      clearCache: () => {},
+      jwks: undefined,
+    })
+    const response = await custom.inject({
+      url: '/read',
+      headers: { authorization: 'Bearer a.b.c' },
+    })
+    await custom.close()
+    expect(response.statusCode).toBe(500)
+    expect(response.json().code).toBe('internal_error')
+  }, 5_000)
+
+  it('answers 500 through the error handler (from the cache)', async () => {
+    const custom = await appWith({
+      verify: async () => noScope,
+      peek: () => noScope,
+      clearCache: () => {},
+      jwks: undefined,
+    })
+    const response = await custom.inject({
+      url: '/read',
+      headers: { authorization: 'Bearer a.b.c' },
+    })
+    await custom.close()
+    expect(response.statusCode).toBe(500)
+  }, 5_000)
+})
+
 describe('a custom verifier rejecting with its own message', () => {
   it('cannot break out of the WWW-Authenticate quoted string', async () => {
     const custom = Fastify()
@@ -303,6 +352,42 @@ describe('a custom verifier rejecting with its own message', () => {
       'Bearer error="invalid_token", error_description="bad quoteX-Evil: 1"',
     )
     expect(response.headers['x-evil']).toBeUndefined()
+  })
+})
+
+describe('a custom verifier making up messages without end', () => {
+  it('memoises at most 100 answers, so its messages cannot grow memory', async () => {
+    const custom = Fastify()
+    await custom.register(fastifyVerify, {
+      verifier: {
+        verify: (token) =>
+          Promise.reject(new TokenInvalidError('CLAIMS_INVALID', `made up for ${token}`)),
+        peek: () => undefined,
+        clearCache: () => {},
+        jwks: undefined,
+      },
+    })
+    const bodies: unknown[] = []
+    custom.addHook('preSerialization', async (_request, _reply, payload) => {
+      bodies.push(payload)
+      return payload
+    })
+    custom.get('/me', { onRequest: custom.authenticate }, () => ({ ok: true }))
+    const answer = async (token: string) => {
+      const response = await custom.inject({
+        url: '/me',
+        headers: { authorization: `Bearer ${token}` },
+      })
+      expect(response.statusCode).toBe(401)
+      return bodies.at(-1)
+    }
+    for (let i = 0; i < 200; i++) await answer(`t${i}`)
+    // An early message was memoised: the same answer object again. A late one, past the bound,
+    // is built afresh each time.
+    expect(await answer('t0')).toBe(await answer('t0'))
+    expect(await answer('t199')).not.toBe(await answer('t199'))
+    expect(await answer('t199')).toEqual(await answer('t199'))
+    await custom.close()
   })
 })
 
