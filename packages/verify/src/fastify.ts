@@ -74,8 +74,18 @@ const MALFORMED_HEADER = 'Authorization header must contain two space-delimited 
  */
 export function extractBearerToken(header: string | undefined): string | undefined {
   if (header === undefined || header.length < 6) return undefined
-  const scheme = header.slice(0, 6)
-  if (scheme !== 'Bearer' && scheme.toLowerCase() !== 'bearer') return undefined
+  // "bearer" in any case, one character at a time: `| 0x20` lower-cases an ASCII letter and maps
+  // nothing else onto one, so nothing is allocated for the scheme on this per-request path.
+  if (
+    (header.charCodeAt(0) | 0x20) !== 0x62 ||
+    (header.charCodeAt(1) | 0x20) !== 0x65 ||
+    (header.charCodeAt(2) | 0x20) !== 0x61 ||
+    (header.charCodeAt(3) | 0x20) !== 0x72 ||
+    (header.charCodeAt(4) | 0x20) !== 0x65 ||
+    (header.charCodeAt(5) | 0x20) !== 0x72
+  ) {
+    return undefined
+  }
   if (header.length === 6) return ''
   if (header.charCodeAt(6) !== 32) return undefined
   const token = header.slice(7)

@@ -401,6 +401,17 @@ describe('extractBearerToken', () => {
     ['Bearer ', ''],
     ['Bearer a.b.c', 'a.b.c'],
     ['bEaReR a.b.c', 'a.b.c'],
+    ['BEARER a.b.c', 'a.b.c'],
+    ['bearer a.b.c', 'a.b.c'],
+    ['Bearex a.b.c', undefined],
+    ['Beare a.b.c', undefined],
+    ['Bearer\ta.b.c', undefined],
+    ['Bearer\u00a0a.b.c', undefined],
+    // `| 0x20` folds the case of the letters and must not turn anything else into them.
+    ['\u0002earer a.b.c', undefined],
+    ['BEARE\u0012 a.b.c', undefined],
+    ['Bearer a b', ''],
+    ['Bearer  a', ''],
   ])('reads %j as %j', (header, token) => {
     expect(extractBearerToken(header)).toBe(token)
   })
