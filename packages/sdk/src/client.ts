@@ -52,11 +52,27 @@ export interface ClientOptions {
   autoRefresh?: boolean
   /** Refresh this many ms before expiry, at most a quarter of the lifetime. Default 30 000. */
   refreshMargin?: number
-  /** Timeout of each auth-server request in ms. Default 10 000. */
+  /** Timeout of each auth-server request in ms, refreshes aside. Default 10 000. */
   timeout?: number
+  /**
+   * The auth server's refresh-token grace window (`REFRESH_REUSE_GRACE_SECONDS`) in ms. Default
+   * 10 000; 0 when the server has it off. A refresh token presented again within it gets the same
+   * successor — later, it ends the session — so the timeouts below are sized to fit inside it.
+   */
+  refreshReuseGrace?: number
+  /**
+   * Timeout of a refresh in ms. Default 40 % of `refreshReuseGrace`, at most 4 000. A refresh that
+   * times out is repeated at once while the repeat can still land inside the grace window: the
+   * server may have rotated and only its answer been lost.
+   */
+  refreshTimeout?: number
   /** Coordinate refreshes with other tabs. Default: when the storage is `shared`. */
   crossTab?: boolean
-  /** Longest wait for the cross-tab refresh lock, in ms. Default 10 000. */
+  /**
+   * Longest wait for the cross-tab refresh lock, in ms; a tab then refreshes without it. Default:
+   * what `refreshReuseGrace` leaves after `refreshTimeout` (5 000 with the defaults), at most
+   * 10 000. `lockTimeout` + `refreshTimeout` + 5 % of the grace window must stay under it.
+   */
   lockTimeout?: number
   /** Web Locks implementation; default `navigator.locks` when present. */
   locks?: LockManagerLike | null
@@ -95,8 +111,49 @@ export interface TesseraClient {
 }
 
 const MAX_TIMER_DELAY = 2 ** 31 - 1
-/** Longest wait, after a contended lock, for the previous holder's news to reach this tab. */
-const SETTLE_MS = 500
+
+interface Timing {
+  grace: number
+  refreshTimeout: number
+  lockTimeout: number
+  /** Longest wait, after a contended lock, for the previous holder's news to reach this tab. */
+  settle: number
+}
+
+/**
+ * Timeouts that keep every repeat of a refresh token inside the server's grace window: a tab
+ * that waited out the lock (`lockTimeout`), listened for news (`settle`) and then sent the token
+ * (arriving within `refreshTimeout`) is still inside it, counted from the earliest moment the
+ * lock holder's refresh can have rotated it.
+ */
+function timingOf(options: ClientOptions): Timing {
+  const grace = options.refreshReuseGrace ?? 10_000
+  if (!(grace >= 0)) throw new RangeError('refreshReuseGrace must be a number of ms, 0 or more')
+  if (grace === 0) {
+    // No replay at all: any second use ends the session, so nothing is repeated early.
+    return {
+      grace,
+      refreshTimeout: options.refreshTimeout ?? options.timeout ?? 10_000,
+      lockTimeout: options.lockTimeout ?? 10_000,
+      settle: 500,
+    }
+  }
+  const settle = Math.min(500, grace * 0.05)
+  const slack = grace * 0.05
+  const refreshTimeout = options.refreshTimeout ?? Math.min(4_000, Math.floor(grace * 0.4))
+  const lockTimeout =
+    options.lockTimeout ?? Math.min(10_000, Math.floor(grace - slack - settle - refreshTimeout))
+  if (
+    !(refreshTimeout > 0) ||
+    !(lockTimeout > 0) ||
+    lockTimeout + settle + refreshTimeout >= grace
+  ) {
+    throw new RangeError(
+      `lockTimeout (${lockTimeout} ms) + refreshTimeout (${refreshTimeout} ms) + ${settle} ms must stay under refreshReuseGrace (${grace} ms): a refresh token repeated later ends the session`,
+    )
+  }
+  return { grace, refreshTimeout, lockTimeout, settle }
+}
 
 function defaultRetryDelay(attempt: number): number {
   return Math.min(60_000, 1000 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)
@@ -153,8 +210,15 @@ export function createClient(options: ClientOptions): TesseraClient {
       ? defaultChannel(`${key}:sync`)
       : options.channel
     : null
-  const runLocked = createLockRunner(locks, `${key}:refresh`, options.lockTimeout ?? 10_000)
-  const api = createAuthApi({ authUrl, fetch, timeout: options.timeout ?? 10_000, now })
+  const timing = timingOf(options)
+  const runLocked = createLockRunner(locks, `${key}:refresh`, timing.lockTimeout)
+  const api = createAuthApi({
+    authUrl,
+    fetch,
+    timeout: options.timeout ?? 10_000,
+    refreshTimeout: timing.refreshTimeout,
+    now,
+  })
   const listeners = new Set<AuthChangeListener>()
 
   let current: Session | null = null
@@ -262,7 +326,7 @@ export function createClient(options: ClientOptions): TesseraClient {
         newsWaiters.delete(done)
         resolve()
       }
-      const timeout = setTimeout(done, SETTLE_MS)
+      const timeout = setTimeout(done, timing.settle)
       newsWaiters.add(done)
     })
   }
@@ -310,6 +374,26 @@ export function createClient(options: ClientOptions): TesseraClient {
     return { type: 'refreshed', session }
   }
 
+  /**
+   * One refresh grant, repeated at once after a timeout for as long as the repeat still lands
+   * inside the grace window: the server may have rotated and only its answer been lost, and a
+   * backoff first would carry the repeat past the window and end the session.
+   */
+  async function refreshGrant(refreshToken: string): Promise<Session> {
+    const started = now()
+    for (;;) {
+      try {
+        return await api.refreshGrant(refreshToken)
+      } catch (error) {
+        const repeatable =
+          isTesseraError(error) &&
+          error.code === 'timeout' &&
+          now() - started + timing.refreshTimeout < timing.grace
+        if (!repeatable) throw error
+      }
+    }
+  }
+
   async function runRefresh(from: Session): Promise<Session> {
     const outcome = await critical(async ({ contended }): Promise<Outcome> => {
       const mine = current
@@ -332,7 +416,7 @@ export function createClient(options: ClientOptions): TesseraClient {
       }
       let next: Session
       try {
-        next = await api.refreshGrant(mine.refreshToken)
+        next = await refreshGrant(mine.refreshToken)
       } catch (caught) {
         const error = await toTesseraError(caught, now)
         if (error.code !== 'session_expired') {

@@ -26,8 +26,10 @@ export type RunLocked = <T>(task: (lock: { contended: boolean }) => Promise<T>) 
 /**
  * Runs `task` while holding the named Web Lock, waiting at most `timeout` ms for it. A lock that
  * never comes (a frozen tab holding it) must not freeze this tab: after the timeout the task runs
- * unlocked. That is safe because the task re-reads storage first, and the auth server answers a
- * replayed refresh token within its grace window with the same successor.
+ * unlocked, as `contended` — the holder may be about to finish, so the task listens for its news
+ * and re-reads storage first. It then spends the token at most `timeout` + settle + refresh
+ * timeout after the holder may have, which the client keeps inside the auth server's grace
+ * window: a replayed refresh token gets the same successor there.
  */
 export function createLockRunner(
   locks: LockManagerLike | null,
@@ -50,8 +52,7 @@ export function createLockRunner(
         return task({ contended: true })
       })
     } catch (error) {
-      // The holder is stuck, not finishing: there is no news of it to wait for.
-      if (!granted && controller.signal.aborted) return task({ contended: false })
+      if (!granted && controller.signal.aborted) return task({ contended: true })
       throw error
     } finally {
       clearTimeout(timer)
