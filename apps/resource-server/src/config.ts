@@ -15,6 +15,7 @@ export const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   AUTH_URL: Type.String({ ...HttpUrl, default: 'http://127.0.0.1:4000' }),
   JWKS_URL: Type.Optional(HttpUrl),
+  ALLOW_INSECURE_JWKS: Type.Boolean({ default: false }),
   ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   AUDIENCE: Type.String({ minLength: 1, default: 'tessera' }),
   ALGORITHMS: Type.String({ pattern: '^(EdDSA|ES256)(,(EdDSA|ES256))*$', default: 'EdDSA,ES256' }),
@@ -33,6 +34,7 @@ export interface Config {
   host: string
   /** Base URL of the auth server, without a trailing slash. */
   authUrl: string
+  /** https, or http to a loopback host (or anywhere with `ALLOW_INSECURE_JWKS=true`). */
   jwksUrl: string
   /** Expected `iss`; the auth server's issuer, character for character. */
   issuer: string
@@ -89,11 +91,19 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   }
   const parsed = converted as Env
   const authUrl = parsed.AUTH_URL.replace(/\/+$/, '')
+  const jwksUrl = parsed.JWKS_URL ?? `${authUrl}/.well-known/jwks.json`
+  const problem = jwksUrlProblem(jwksUrl, parsed.ALLOW_INSECURE_JWKS)
+  if (problem !== undefined) {
+    const name = parsed.JWKS_URL === undefined ? 'AUTH_URL' : 'JWKS_URL'
+    throw new ConfigError(
+      `Invalid environment:\n  ${name} ${problem} (got ${shown(name, raw[name])})`,
+    )
+  }
   return Object.freeze({
     port: parsed.PORT,
     host: parsed.HOST,
     authUrl,
-    jwksUrl: parsed.JWKS_URL ?? `${authUrl}/.well-known/jwks.json`,
+    jwksUrl,
     issuer: parsed.ISSUER ?? authUrl,
     audience: parsed.AUDIENCE,
     algorithms: Object.freeze([...new Set(parsed.ALGORITHMS.split(','))].filter(isVerifyAlgorithm)),
@@ -109,11 +119,33 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   })
 }
 
+/**
+ * Why the JWKS URL is not acceptable, if it is not. The keys decide who may call this API: read
+ * over plain http, anyone on the path could swap them. Plain http stays allowed to a loopback
+ * host (a local auth server, tests), or anywhere when the operator says so.
+ */
+function jwksUrlProblem(jwksUrl: string, allowInsecure: boolean): string | undefined {
+  let url: URL
+  try {
+    url = new URL(jwksUrl)
+  } catch {
+    return 'must be an http(s) URL'
+  }
+  if (url.protocol === 'https:' || allowInsecure || isLoopback(url.hostname)) return undefined
+  return 'must be an https URL, unless its host is loopback (127.0.0.0/8, ::1, localhost) or ALLOW_INSECURE_JWKS=true'
+}
+
+/** `hostname` as the URL parser normalises it: IPv4 in dotted decimal, IPv6 in brackets. */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname)
+}
+
 const DESCRIPTIONS: Record<string, string> = {
   PORT: 'must be an integer from 0 to 65535',
   HOST: 'must be a host name or address',
   AUTH_URL: 'must be an http(s) URL',
   JWKS_URL: 'must be an http(s) URL',
+  ALLOW_INSECURE_JWKS: 'must be true or false',
   ISSUER: 'must not be empty',
   AUDIENCE: 'must not be empty',
   ALGORITHMS: 'must be a comma-separated list of EdDSA and ES256',

@@ -34,7 +34,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       PORT: '0',
       ISSUER: 'https://id.example.com',
-      JWKS_URL: 'http://internal:4000/jwks',
+      JWKS_URL: 'https://internal:4000/jwks',
       AUDIENCE: 'notes-api',
       ALGORITHMS: 'EdDSA',
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/rs',
@@ -44,12 +44,66 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 0,
       issuer: 'https://id.example.com',
-      jwksUrl: 'http://internal:4000/jwks',
+      jwksUrl: 'https://internal:4000/jwks',
       audience: 'notes-api',
       algorithms: ['EdDSA'],
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/rs',
       dataDir: 'memory://',
       logLevel: 'silent',
+    })
+  })
+
+  describe('the JWKS URL', () => {
+    it.each([
+      ['http://127.0.0.1:4000'],
+      ['http://127.8.9.10:4000'],
+      ['http://localhost:4000'],
+      ['http://LOCALHOST:4000'],
+      ['http://[::1]:4000'],
+      ['https://auth.example.com'],
+    ])('accepts AUTH_URL %s: https, or http to a loopback host', (authUrl) => {
+      expect(loadConfig({ AUTH_URL: authUrl }).jwksUrl).toMatch(/\/\.well-known\/jwks\.json$/)
+    })
+
+    it.each([
+      ['http://auth.example.com'],
+      ['http://10.0.0.1:4000'],
+      ['http://128.0.0.1:4000'],
+      ['http://0.0.0.0:4000'],
+      ['http://127.0.0.1.nip.io:4000'],
+      ['http://localhost.example.com:4000'],
+      ['http://[::2]:4000'],
+      ['http://[::ffff:10.0.0.1]:4000'],
+    ])('refuses plain http to %s, which is not loopback', (authUrl) => {
+      expect(() => loadConfig({ AUTH_URL: authUrl })).toThrow(
+        /AUTH_URL must be an https URL, unless its host is loopback/,
+      )
+    })
+
+    it('refuses a plain http JWKS_URL to another host, naming JWKS_URL', () => {
+      let error: unknown
+      try {
+        loadConfig({ AUTH_URL: 'https://auth.example.com', JWKS_URL: 'http://internal:4000/jwks' })
+      } catch (caught) {
+        error = caught
+      }
+      expect(error).toBeInstanceOf(ConfigError)
+      expect((error as ConfigError).message).toMatch(/JWKS_URL must be an https URL/)
+      expect((error as ConfigError).message).toContain('ALLOW_INSECURE_JWKS=true')
+    })
+
+    it('allows plain http anywhere with ALLOW_INSECURE_JWKS=true', () => {
+      const config = loadConfig({
+        JWKS_URL: 'http://internal:4000/jwks',
+        ALLOW_INSECURE_JWKS: 'true',
+      })
+      expect(config.jwksUrl).toBe('http://internal:4000/jwks')
+      expect(() =>
+        loadConfig({ JWKS_URL: 'http://internal:4000/jwks', ALLOW_INSECURE_JWKS: 'false' }),
+      ).toThrow(/JWKS_URL/)
+      expect(() => loadConfig({ ALLOW_INSECURE_JWKS: 'yes' })).toThrow(
+        /ALLOW_INSECURE_JWKS must be true or false/,
+      )
     })
   })
 

@@ -6,7 +6,7 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import { type AppDeps, buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 
-export const AUTH_URL = 'http://auth.test'
+export const AUTH_URL = 'https://auth.test'
 
 export interface TestClock {
   now(): number
