@@ -3,7 +3,7 @@ import { createDatabase, type DatabaseHandle } from '@tessera/db'
 import { fastifyVerify } from '@tessera/verify/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
-import { installErrorHandlers } from './errors.ts'
+import { frameworkErrorHandler, installErrorHandlers } from './errors.ts'
 import { createNotesRepository } from './repositories/notes.ts'
 import { notesRoutes } from './routes/notes.ts'
 import { restrictedRoutes } from './routes/restricted.ts'
@@ -45,6 +45,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: frameworkErrorHandler,
     ajv: {
       // Bodies are taken as sent: no "123" for 123, no silently dropped unknown fields.
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true },

@@ -1,5 +1,5 @@
 import type { ErrorBody, ErrorCode, FieldErrors } from '@tessera/claims'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 /** An error that is an answer: status, stable code and a message safe to show. */
 export class HttpError extends Error {
@@ -51,6 +51,7 @@ const FRAMEWORK_ERRORS: Record<string, { statusCode: number; body: ErrorBody }> 
 }
 
 const INTERNAL: ErrorBody = { detail: 'A server error occurred.', code: 'internal_error' }
+const BAD_REQUEST: ErrorBody = { detail: 'Bad request.', code: 'invalid' }
 
 /**
  * One error handler for the app: our `HttpError`s as they are, validation errors as DRF field
@@ -70,7 +71,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const status = error.statusCode
     if (status !== undefined && status >= 400 && status < 500) {
       // A client error we did not name (a malformed header, say): its status, not its message.
-      return reply.code(status).send({ detail: 'Bad request.', code: 'invalid' })
+      return reply.code(status).send(BAD_REQUEST)
     }
     request.log.error({ err: error }, 'unhandled error')
     return reply.code(500).send(INTERNAL)
@@ -79,6 +80,25 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((_request, reply) => {
     reply.code(404).send({ detail: 'Not found.', code: 'not_found' })
   })
+}
+
+/**
+ * For Fastify's `frameworkErrors`: errors the router raises before any hook or route runs (a bad
+ * percent-encoding, an over-long parameter) bypass the error handler. They get the same bodies as
+ * everything else, never Fastify's own, which echo the path.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const status = error.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    reply.code(status).send(BAD_REQUEST)
+    return
+  }
+  request.log.error({ err: error }, 'router error')
+  reply.code(500).send(INTERNAL)
 }
 
 function validationBody(

@@ -271,6 +271,33 @@ describe('GET /api/notes/:id', () => {
     const note = await create(alice)
     expect((await call('GET', `/api/notes/${note.id}`, writeOnly)).statusCode).toBe(403)
   })
+
+  describe('ids the router cannot take', () => {
+    it.each([['%'], ['%zz'], ['%E0%A4%A']])(
+      'answers 400 {detail, code} to the bad percent-encoding %s',
+      async (id) => {
+        const response = await call('GET', `/api/notes/${id}`, alice)
+        expect(response.statusCode).toBe(400)
+        expect(response.headers['content-type']).toMatch(/^application\/json/)
+        expect(response.json()).toEqual({ detail: 'Bad request.', code: 'invalid' })
+      },
+    )
+
+    it('answers 414 {detail, code} to a 5,000-character id, without echoing it', async () => {
+      const response = await call('GET', `/api/notes/${'a'.repeat(5_000)}`, alice)
+      expect(response.statusCode).toBe(414)
+      expect(response.json()).toEqual({ detail: 'Bad request.', code: 'invalid' })
+      expect(response.body).not.toContain('aaaa')
+    })
+
+    it('answers the same to PATCH and DELETE and without a token', async () => {
+      for (const method of ['PATCH', 'DELETE'] as const) {
+        const response = await call(method, '/api/notes/%', alice, { title: 'x' })
+        expect(response.json()).toEqual({ detail: 'Bad request.', code: 'invalid' })
+      }
+      expect((await call('GET', '/api/notes/%', undefined)).json().code).toBe('invalid')
+    })
+  })
 })
 
 describe('PATCH /api/notes/:id', () => {
