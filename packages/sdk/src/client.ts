@@ -41,6 +41,12 @@ export type AuthChangeListener = (event: AuthChangeEvent) => void
 export interface ClientOptions {
   /** Base URL of the Tessera auth server, e.g. `https://auth.example.com`. */
   authUrl: string | URL
+  /**
+   * Origins of the resource servers that get the access token (`https://api.example.com`; on
+   * loopback the port counts). The auth server's origin always does; no other does, and a 401
+   * from elsewhere triggers no refresh. `http.extend({ prefixUrl })` does not add its origin.
+   */
+  resourceOrigins?: readonly (string | URL)[]
   /** Where the session is kept; memory by default. */
   storage?: StorageAdapter
   /** Storage key; also names the cross-tab lock and channel. Default `tessera.session`. */
@@ -104,7 +110,10 @@ export interface TesseraClient {
   listSessions(): Promise<SessionList>
   /** Listens for sign-in, refresh and sign-out, of this tab and of the others; returns `unsubscribe`. */
   onAuthChange(listener: AuthChangeListener): () => void
-  /** ky instance that adds the Bearer token and refreshes on `invalid_token`; `extend` it. */
+  /**
+   * ky instance that adds the Bearer token to requests for the auth server and `resourceOrigins`,
+   * and refreshes on their `invalid_token`; `extend` it.
+   */
   readonly http: KyInstance
   /** Stops timers and closes the cross-tab channel. */
   dispose(): void
@@ -172,6 +181,33 @@ function report(error: unknown): void {
   else console.error(error)
 }
 
+function originOf(url: string | URL, what: string): string {
+  let origin: string
+  try {
+    const base = (globalThis as { location?: { href?: string } }).location?.href
+    origin = new URL(url, base).origin
+  } catch {
+    origin = 'null'
+  }
+  if (origin === 'null') throw new TypeError(`${what} is not an http(s) URL: ${String(url)}`)
+  return origin
+}
+
+/** Whether a request URL may carry the access token: only to origins the client was given. */
+function trustedOrigins(options: ClientOptions): (url: string) => boolean {
+  const origins = new Set([
+    originOf(options.authUrl, 'authUrl'),
+    ...(options.resourceOrigins ?? []).map((origin) => originOf(origin, 'resourceOrigins')),
+  ])
+  return (url) => {
+    try {
+      return origins.has(new URL(url).origin)
+    } catch {
+      return false
+    }
+  }
+}
+
 const notSignedIn = () => new TesseraError('not_signed_in', 'No one is signed in')
 
 /** Sessions are told apart by when they arrived: the device clock, shared by every tab. */
@@ -188,7 +224,11 @@ type Outcome = { session: Session | null; error?: TesseraError; event?: AuthChan
  * the user out.
  *
  * @example
- * const client = createClient({ authUrl: 'https://auth.example.com', storage: createLocalStorage() })
+ * const client = createClient({
+ *   authUrl: 'https://auth.example.com',
+ *   resourceOrigins: ['https://api.example.com'],
+ *   storage: createLocalStorage(),
+ * })
  * await client.login({ username: 'ada', password: 'correct horse battery' })
  * const api = client.http.extend({ prefixUrl: 'https://api.example.com' })
  * const { message } = await api.get('api/restricted/').json<{ message: string }>()
@@ -211,6 +251,7 @@ export function createClient(options: ClientOptions): TesseraClient {
       : options.channel
     : null
   const timing = timingOf(options)
+  const trusted = trustedOrigins(options)
   const runLocked = createLockRunner(locks, `${key}:refresh`, timing.lockTimeout)
   const api = createAuthApi({
     authUrl,
@@ -504,7 +545,12 @@ export function createClient(options: ClientOptions): TesseraClient {
     }
   }
 
-  const http = createAuthenticatedHttp({ getAccessToken, recoverFromRejectedToken }, fetch, now)
+  const http = createAuthenticatedHttp(
+    { getAccessToken, recoverFromRejectedToken },
+    fetch,
+    now,
+    trusted,
+  )
 
   return {
     http,

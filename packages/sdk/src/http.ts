@@ -71,14 +71,17 @@ function guard(instance: KyInstance, now: () => number): KyInstance {
 }
 
 /**
- * The authenticated ky instance: a Bearer token on every request (refreshed first when due), and
- * on a 401 `invalid_token` one refresh (shared with every other request that hit it) and one
- * retry, following ky's `afterResponse` recipe. Everything it rejects with is a `TesseraError`.
+ * The authenticated ky instance: a Bearer token on every request to a trusted origin (refreshed
+ * first when due), and on a 401 `invalid_token` from one of them one refresh (shared with every
+ * other request that hit it) and one retry, following ky's `afterResponse` recipe. Requests to
+ * any other origin go out as they are, and their 401s are theirs. Everything it rejects with is
+ * a `TesseraError`.
  */
 export function createAuthenticatedHttp(
   tokens: TokenSource,
   fetch: typeof globalThis.fetch,
   now: () => number,
+  trusted: (url: string) => boolean,
 ): KyInstance {
   // One refresh-and-retry per request: ky keeps one `context` object for all attempts of a call.
   const retried = new WeakSet<object>()
@@ -91,6 +94,7 @@ export function createAuthenticatedHttp(
     hooks: {
       beforeRequest: [
         async (request) => {
+          if (!trusted(request.url)) return
           request.headers.set('authorization', `Bearer ${await tokens.getAccessToken()}`)
         },
       ],
@@ -102,7 +106,7 @@ export function createAuthenticatedHttp(
       afterResponse: [
         async (request, options, response, state) => {
           if (retried.has(options.context) || state.retryCount >= (options.retry.limit ?? 0)) return
-          if (!(await isInvalidTokenAnswer(response))) return
+          if (!trusted(request.url) || !(await isInvalidTokenAnswer(response))) return
           retried.add(options.context)
           await tokens.recoverFromRejectedToken(bearerOf(request))
           // beforeRequest sets the new token on the retried request.

@@ -1,4 +1,6 @@
 import { access } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from '../src/index.ts'
@@ -17,6 +19,7 @@ interface Harness {
   accessToken(): Promise<string>
   signedIn(): Promise<boolean>
   logout(): Promise<string>
+  foreign(url: string): Promise<string>
 }
 declare global {
   interface Window {
@@ -85,7 +88,64 @@ async function openTab(context: Awaited<ReturnType<Browser['newContext']>>): Pro
   return page
 }
 
+/**
+ * Another origin (the same host on another port) that lets any page call it, records the
+ * Authorization header it gets, and refuses with invalid_token.
+ */
+async function startForeignOrigin(): Promise<{
+  url: string
+  authorizations: (string | undefined)[]
+  close(): Promise<void>
+}> {
+  const authorizations: (string | undefined)[] = []
+  const server: Server = createServer((request, response) => {
+    const cors = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-headers': 'authorization',
+      'access-control-expose-headers': 'www-authenticate',
+    }
+    if (request.method === 'OPTIONS') return void response.writeHead(204, cors).end()
+    authorizations.push(request.headers.authorization)
+    response
+      .writeHead(401, {
+        ...cors,
+        'content-type': 'application/json',
+        'www-authenticate': 'Bearer error="invalid_token"',
+      })
+      .end('{"detail":"no","code":"token_not_valid"}')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    authorizations,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
 describe('in headless Chromium', () => {
+  it('sends the token to no other origin, not even another port of the same host', async () => {
+    const username = await registered()
+    const foreign = await startForeignOrigin()
+    const context = await browser.newContext()
+    try {
+      const page = await openTab(context)
+      await page.evaluate(({ u, p }) => window.harness.login(u, p), { u: username, p: PASSWORD })
+      const refreshesBefore = web.refreshes()
+
+      const result = await page.evaluate(
+        (url) => window.harness.foreign(url),
+        `${foreign.url}/api/restricted/`,
+      )
+
+      expect(result).toBe('error:unauthorized')
+      expect(foreign.authorizations).toEqual([undefined])
+      expect(web.refreshes()).toBe(refreshesBefore)
+    } finally {
+      await context.close()
+      await foreign.close()
+    }
+  })
+
   it('logs in with the built SDK and survives a refresh', async () => {
     const username = await registered()
     const context = await browser.newContext()

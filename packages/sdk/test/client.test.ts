@@ -230,6 +230,73 @@ describe('http', () => {
     expect(server.calls.bearers).toEqual([session.accessToken])
   })
 
+  describe('origins', () => {
+    // A stand-in for any server: records the Authorization header, refuses with invalid_token.
+    function recorder() {
+      const seen: (string | null)[] = []
+      const fetch: typeof globalThis.fetch = async (input, init) => {
+        seen.push(new Request(input, init).headers.get('authorization'))
+        return Response.json(
+          { detail: 'no', code: 'token_not_valid' },
+          { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } },
+        )
+      }
+      return { seen, fetch }
+    }
+
+    it('sends the token to no origin it was not given, however the URL is passed', async () => {
+      const { client, server } = setup()
+      await client.login(CREDENTIALS)
+      const { seen, fetch } = recorder()
+      const http = client.http.extend({ fetch })
+
+      const errors = await Promise.all([
+        caught(http.get('https://evil.example/steal')),
+        caught(http.get(new URL('https://evil.example/steal'))),
+        caught(http(new Request('https://evil.example/steal'))),
+        caught(http.extend({ prefixUrl: 'https://evil.example' }).get('steal')),
+      ])
+
+      expect(seen).toEqual([null, null, null, null])
+      // Their 401 invalid_token is theirs: no refresh, no retry.
+      expect(errors.map((error) => (error as TesseraError).code)).toEqual(
+        Array(4).fill('unauthorized'),
+      )
+      expect(server.calls.refresh).toBe(0)
+    })
+
+    it('tells loopback origins apart by port', async () => {
+      const { client } = setup({ resourceOrigins: ['http://127.0.0.1:4001'] })
+      const session = await client.login(CREDENTIALS)
+      const { seen, fetch } = recorder()
+      const http = client.http.extend({ fetch, retry: 0 })
+
+      await caught(http.get('http://127.0.0.1:4002/api/restricted/'))
+      await caught(http.get('http://localhost:4001/api/restricted/'))
+      await caught(http.get('http://127.0.0.1:4001/api/restricted/'))
+
+      expect(seen).toEqual([null, null, `Bearer ${session.accessToken}`])
+    })
+
+    it('sends the token to the auth server and to resourceOrigins, and refreshes on their 401', async () => {
+      const { client, server, api } = setup()
+      await client.login(CREDENTIALS)
+      server.invalidateAccessTokens()
+
+      await expect(api.get('api/restricted/').json()).resolves.toEqual({ message: 'hello ada' })
+      await expect(client.http.get(`${AUTH_URL}/api/me`).json()).resolves.toMatchObject({
+        id: '42',
+      })
+      expect(server.calls.refresh).toBe(1)
+    })
+
+    it('refuses a resource origin that is not an http(s) URL', () => {
+      expect(() =>
+        createClient({ authUrl: AUTH_URL, resourceOrigins: ['api.example.com'] }),
+      ).toThrow(TypeError)
+    })
+  })
+
   it('turns an HTTP error into a TesseraError with status and body', async () => {
     const { client, api } = setup()
     await client.login(CREDENTIALS)

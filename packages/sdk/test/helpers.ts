@@ -38,6 +38,7 @@ export function setup(options: Partial<ClientOptions> = {}, serverOptions: FakeS
   const { client, events } = track(
     createClient({
       authUrl: AUTH_URL,
+      resourceOrigins: [API_URL],
       fetch: server.fetch,
       now: clock.now,
       autoRefresh: false,

@@ -27,7 +27,13 @@ afterAll(() => {
 function newClient(options: Partial<Parameters<typeof createClient>[0]> = {}) {
   const counter = countingFetch()
   const events: AuthChangeEvent[] = []
-  const client = createClient({ authUrl: servers.authUrl, fetch: counter.fetch, ...options })
+  // The resource server listens on another port of 127.0.0.1: another origin, to be named.
+  const client = createClient({
+    authUrl: servers.authUrl,
+    resourceOrigins: [servers.resourceUrl],
+    fetch: counter.fetch,
+    ...options,
+  })
   clients.push(client)
   client.onAuthChange((event) => events.push(event))
   const api = client.http.extend({ prefixUrl: servers.resourceUrl })
@@ -68,7 +74,10 @@ describe('against the real auth and resource servers', () => {
     // one second old, long before the client finds it due.
     const ahead = await startResourceServer(servers.authUrl, { clock: () => Date.now() + 11_000 })
     try {
-      const { client, refreshes } = await signedIn({ autoRefresh: false })
+      const { client, refreshes } = await signedIn({
+        autoRefresh: false,
+        resourceOrigins: [servers.resourceUrl, ahead.url],
+      })
       const api = client.http.extend({ prefixUrl: ahead.url })
       await sleep(1_100)
 
@@ -77,6 +86,16 @@ describe('against the real auth and resource servers', () => {
     } finally {
       await ahead.close()
     }
+  })
+
+  it('sends no token to a resource server on a port it was not given', async () => {
+    const { client, refreshes } = await signedIn({ autoRefresh: false, resourceOrigins: [] })
+    const api = client.http.extend({ prefixUrl: servers.resourceUrl })
+
+    const error = await rejection(api.get('api/restricted/').json())
+
+    expect(error).toMatchObject({ code: 'unauthorized', status: 401 })
+    expect(refreshes()).toBe(0)
   })
 
   it('makes one refresh for 20 concurrent calls on an expired token', async () => {
