@@ -4,6 +4,7 @@ import { fastifyVerify } from '@tessera/verify/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
 import { frameworkErrorHandler, installErrorHandlers } from './errors.ts'
+import { installJsonParser } from './json-body.ts'
 import { createNotesRepository } from './repositories/notes.ts'
 import { notesRoutes } from './routes/notes.ts'
 import { restrictedRoutes } from './routes/restricted.ts'
@@ -60,6 +61,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     installErrorHandlers(app)
     // Only JSON is spoken here; a text/plain body is a 415, not a string that fails validation.
     app.removeContentTypeParser('text/plain')
+    installJsonParser(app)
 
     await app.register(fastifyVerify, {
       issuer: config.issuer,

@@ -162,6 +162,88 @@ describe('POST /api/notes', () => {
       expect(response.statusCode).toBe(400)
     })
 
+    describe('text encodings', () => {
+      const subject = 'encodings'
+      let token: string
+
+      beforeAll(async () => {
+        token = await t.issuer.token({ sub: subject })
+      })
+
+      function post(payload: Buffer | string, contentType = 'application/json') {
+        return t.app.inject({
+          method: 'POST',
+          url: '/api/notes',
+          headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+          payload,
+        })
+      }
+
+      async function stored(): Promise<string[]> {
+        const response = await call('GET', '/api/notes', token)
+        return (response.json().notes as { title: string }[]).map((note) => note.title)
+      }
+
+      const json = (title: Buffer) =>
+        Buffer.concat([Buffer.from('{"title":"'), title, Buffer.from('"}')])
+
+      it.each([
+        ['a byte that is never UTF-8', Buffer.from([0xff])],
+        ['a truncated sequence', Buffer.from([0xe2, 0x82])],
+        ['an overlong encoding of "/"', Buffer.from([0xc0, 0xaf])],
+        ['an encoded surrogate (CESU-8)', Buffer.from([0xed, 0xa0, 0x80])],
+        ['Latin-1 for "é"', Buffer.from([0xe9])],
+      ])('answers 400 to %s and stores nothing', async (_name, bytes) => {
+        const response = await post(json(bytes))
+        expect(response.statusCode).toBe(400)
+        expect(response.json()).toEqual({
+          detail: 'JSON parse error: the body is not valid UTF-8.',
+          code: 'parse_error',
+        })
+        expect(await stored()).toEqual([])
+      })
+
+      it.each([['{"title":"\\ud800"}'], ['{"title":"a\\uDC00b"}'], ['{"title":"a","\\ud800":1}']])(
+        'answers 400 to the unpaired surrogate in %s and stores nothing',
+        async (payload) => {
+          const response = await post(payload)
+          expect(response.statusCode).toBe(400)
+          expect(response.json()).toEqual({
+            detail: 'JSON parse error: a string holds an unpaired surrogate.',
+            code: 'parse_error',
+          })
+          expect(await stored()).toEqual([])
+        },
+      )
+
+      it.each([['utf-16'], ['UTF-16LE'], ['iso-8859-1'], ['"utf-32"']])(
+        'answers 415 to charset=%s',
+        async (charset) => {
+          const response = await post(
+            Buffer.from('{"title":"x"}', 'utf16le'),
+            `application/json; charset=${charset}`,
+          )
+          expect(response.statusCode).toBe(415)
+          expect(response.json().code).toBe('unsupported_media_type')
+          expect(await stored()).toEqual([])
+        },
+      )
+
+      it('stores what was sent: UTF-8 in any spelling of the charset, escapes, astral characters', async () => {
+        const titles: [string, string, string][] = [
+          ['{"title":"zoë"}', 'application/json; charset=utf-8', 'zoë'],
+          ['{"title":"😀 \\ud83d\\ude00"}', 'application/json;charset="UTF-8"', '😀 😀'],
+          ['{"title":"\\\\ud800"}', 'application/json; charset=utf8', '\\ud800'],
+        ]
+        for (const [payload, contentType, title] of titles) {
+          const response = await post(Buffer.from(payload), contentType)
+          expect(response.statusCode, payload).toBe(201)
+          expect(response.json().title).toBe(title)
+        }
+        expect((await stored()).sort()).toEqual(titles.map(([, , title]) => title).sort())
+      })
+    })
+
     it('answers 415 to a body that is not JSON', async () => {
       const response = await t.app.inject({
         method: 'POST',
@@ -404,7 +486,9 @@ describe('every notes route', () => {
     expect(response.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/)
   })
 
-  it('never answers 5xx to garbage', async () => {
+  it('answers 400 to garbage and stores nothing', async () => {
+    const owner = await t.issuer.token({ sub: 'garbage' })
+    const note = await create(owner, 'kept', 'as it was')
     const garbage = [
       '',
       'null',
@@ -416,13 +500,19 @@ describe('every notes route', () => {
       '{"title":"x","body":[]}',
       '\u0000',
       '{"title":"\\ud800"}',
+      '{"title":"a","body":"\\udfff\\ud800"}',
     ]
     for (const payload of garbage) {
-      for (const [method, url] of routes) {
-        if (method !== 'POST' && method !== 'PATCH') continue
-        const response = await call(method, url, alice, payload)
-        expect(response.statusCode, `${method} ${url} ${JSON.stringify(payload)}`).toBeLessThan(500)
+      for (const [method, url] of [
+        ['POST', '/api/notes'],
+        ['PATCH', `/api/notes/${note.id}`],
+      ] as const) {
+        const response = await call(method, url, owner, payload)
+        expect(response.statusCode, `${method} ${url} ${JSON.stringify(payload)}`).toBe(400)
       }
     }
+    const list = (await call('GET', '/api/notes', owner)).json().notes as { id: string }[]
+    expect(list.map((each) => each.id)).toEqual([note.id])
+    expect((await call('GET', `/api/notes/${note.id}`, owner)).json()).toEqual(note)
   })
 })
