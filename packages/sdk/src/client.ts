@@ -340,7 +340,23 @@ export function createClient(options: ClientOptions): TesseraClient {
   }
 
   async function readStored(): Promise<Session | null> {
-    return parseSession(await storage.getItem(key))
+    let raw: string | null
+    try {
+      raw = await storage.getItem(key)
+    } catch (error) {
+      throw new TesseraError('storage_error', 'The session storage could not be read', {
+        cause: error,
+      })
+    }
+    return parseSession(raw)
+  }
+
+  /** Storage read for news only: when it fails, the session in memory is still right. */
+  function peekStored(): Promise<Session | null> {
+    return readStored().catch((error: unknown) => {
+      report(error)
+      return null
+    })
   }
 
   // Storage failures are reported, never thrown: the session in memory stays right.
@@ -388,7 +404,7 @@ export function createClient(options: ClientOptions): TesseraClient {
     const look = async (): Promise<Session | 'signed_out' | null> => {
       const news = heard as SyncMessage | null
       if (news?.type === 'signed_out') return 'signed_out'
-      const stored = await readStored()
+      const stored = await peekStored()
       let newest = stored && isNewer(stored, mine) ? stored : null
       if (news?.type === 'session' && isNewer(news.session, newest ?? mine)) newest = news.session
       return newest
@@ -510,6 +526,13 @@ export function createClient(options: ClientOptions): TesseraClient {
     }
   }
 
+  async function getSession(): Promise<Session | null> {
+    await ensureLoaded()
+    if (!current) return null
+    await getAccessToken().catch(() => undefined)
+    return current
+  }
+
   async function recoverFromRejectedToken(rejected: string): Promise<void> {
     await ensureLoaded()
     const session = current
@@ -570,17 +593,18 @@ export function createClient(options: ClientOptions): TesseraClient {
     },
 
     async logout({ scope = 'session' } = {}) {
-      await ensureLoaded()
-      let failure: unknown
+      const failures: unknown[] = []
+      // Signing out locally must not depend on reading the storage.
+      await ensureLoaded().catch((error: unknown) => failures.push(error))
       if (scope === 'all' && current) {
         try {
           await http.delete('api/sessions', { prefixUrl: authUrl })
         } catch (error) {
-          failure = error
+          failures.push(error)
         }
       }
       const ended = await critical(async () => {
-        const stored = crossTab ? await readStored() : null
+        const stored = crossTab ? await peekStored() : null
         const session = stored && (!current || isNewer(stored, current)) ? stored : current
         accept(null)
         await forget()
@@ -593,17 +617,16 @@ export function createClient(options: ClientOptions): TesseraClient {
           try {
             await api.revoke(ended.refreshToken)
           } catch (error) {
-            failure = error
+            failures.push(error)
           }
         }
       }
       // A session that had already ended needs no telling.
-      if (
-        failure &&
-        !(isTesseraError(failure) && ['session_expired', 'not_signed_in'].includes(failure.code))
-      ) {
-        throw failure
-      }
+      const failure = failures.find(
+        (error) =>
+          !(isTesseraError(error) && ['session_expired', 'not_signed_in'].includes(error.code)),
+      )
+      if (failure) throw failure
     },
 
     async refresh() {
@@ -612,17 +635,12 @@ export function createClient(options: ClientOptions): TesseraClient {
       return refreshFrom(current, { gated: false })
     },
 
-    async getSession() {
-      await ensureLoaded()
-      if (!current) return null
-      await getAccessToken().catch(() => undefined)
-      return current
-    },
+    getSession,
 
     getAccessToken,
 
     async getClaims() {
-      const session = await this.getSession()
+      const session = await getSession()
       return session ? decodeClaims(session.accessToken) : null
     },
 

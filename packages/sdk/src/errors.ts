@@ -3,7 +3,9 @@
  *
  * Transient codes (`rate_limited`, `server_error`, `network_error`, `timeout`) never end a
  * session; `session_expired` is raised only when the auth server definitively rejected the
- * refresh token, and the client is then signed out.
+ * refresh token, and the client is then signed out. `invalid_response`: a body that is not what
+ * was asked for (HTML where JSON was expected). `invalid_request`: a request that could not be
+ * built from the URL and options given. `storage_error`: the storage adapter threw.
  */
 export const TESSERA_ERROR_CODES = [
   'invalid_credentials',
@@ -19,6 +21,8 @@ export const TESSERA_ERROR_CODES = [
   'timeout',
   'aborted',
   'invalid_response',
+  'invalid_request',
+  'storage_error',
   'http_error',
 ] as const
 export type TesseraErrorCode = (typeof TESSERA_ERROR_CODES)[number]

@@ -1,5 +1,5 @@
 import ky, { type Input, type KyInstance, type Options, type ResponsePromise } from 'ky'
-import { isTesseraError } from './errors.ts'
+import { isTesseraError, TesseraError } from './errors.ts'
 import { readBody, toTesseraError } from './responses.ts'
 
 export interface TokenSource {
@@ -54,11 +54,29 @@ function guard(instance: KyInstance, now: () => number): KyInstance {
     }
     return guarded
   }
-  const call = <T>(input: Input, options?: Options) => wrap(instance<T>(input, options))
+  // ky throws synchronously for a request it cannot build (a leading slash with `prefixUrl`, a
+  // URL that does not parse): that too becomes a rejected promise of a typed error.
+  const start = <T>(send: () => ResponsePromise<T>): ResponsePromise<T> => {
+    try {
+      return wrap(send())
+    } catch (error) {
+      const failure = new TesseraError('invalid_request', 'The request could not be made', {
+        cause: error,
+      })
+      const rejected = Promise.reject(failure) as ResponsePromise<T>
+      rejected.catch(() => {})
+      for (const method of BODY_METHODS) {
+        ;(rejected as unknown as Record<string, () => Promise<never>>)[method] = () =>
+          Promise.reject(failure)
+      }
+      return rejected
+    }
+  }
+  const call = <T>(input: Input, options?: Options) => start(() => instance<T>(input, options))
   const verbs = Object.fromEntries(
     VERB_METHODS.map((verb) => [
       verb,
-      <T>(input: Input, options?: Options) => wrap(instance[verb]<T>(input, options)),
+      <T>(input: Input, options?: Options) => start(() => instance[verb]<T>(input, options)),
     ]),
   )
   return Object.assign(call, verbs, {

@@ -73,6 +73,12 @@ export async function toTesseraError(error: unknown, now: () => number): Promise
   if (isTimeoutError(error)) {
     return new TesseraError('timeout', 'The request timed out', { cause: error })
   }
+  // `.json()` on a body that is not JSON: an HTML error page from a proxy, say.
+  if (error instanceof SyntaxError) {
+    return new TesseraError('invalid_response', 'The response body is not valid JSON', {
+      cause: error,
+    })
+  }
   if (error instanceof Error && error.name === 'AbortError') {
     return new TesseraError('aborted', 'The request was aborted', { cause: error })
   }

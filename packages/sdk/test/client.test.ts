@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   createClient,
   createMemoryStorage,
   createWebStorage,
   isTesseraError,
+  type StorageAdapter,
   type TesseraError,
   TesseraError as TesseraErrorClass,
 } from '../src/index.ts'
@@ -429,6 +430,100 @@ describe('onAuthChange', () => {
     }
 
     expect(seen).toEqual(['signed_in'])
+  })
+})
+
+describe('errors that are not TesseraErrors', () => {
+  function unreadable(options: { shared?: boolean } = {}) {
+    const memory = createMemoryStorage()
+    const state = { broken: true }
+    const storage: StorageAdapter = {
+      getItem: (key) => {
+        // What Safari and sandboxed iframes throw when storage is off limits
+        if (state.broken) throw new DOMException('The operation is insecure.', 'SecurityError')
+        return memory.getItem(key)
+      },
+      setItem: (key, value) => memory.setItem(key, value),
+      removeItem: (key) => memory.removeItem(key),
+      shared: options.shared ?? false,
+    }
+    return { storage, state }
+  }
+
+  it('rejects with storage_error, not a raw DOMException, when the storage cannot be read', async () => {
+    const { storage } = unreadable()
+    const { client, server } = setup({ storage })
+
+    for (const promise of [
+      client.getSession(),
+      client.getAccessToken(),
+      client.refresh(),
+      client.getClaims(),
+      client.logout(),
+    ]) {
+      const error = (await caught(promise)) as TesseraError
+      expect(error).toBeInstanceOf(TesseraErrorClass)
+      expect(error.code).toBe('storage_error')
+      expect(error.cause).toBeInstanceOf(DOMException)
+    }
+    expect(server.calls.refresh).toBe(0)
+  })
+
+  it('keeps refreshing from memory when shared storage becomes unreadable', async () => {
+    const { storage, state } = unreadable({ shared: true })
+    state.broken = false
+    const { client, server } = setup({ storage, locks: null, channel: null })
+    await client.login(CREDENTIALS)
+    state.broken = true
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {})
+
+    try {
+      const session = await client.refresh()
+      expect(session.refreshToken).toBe(server.currentRefresh)
+      expect(server.calls.refreshTokensPresented).toEqual(['r1'])
+      expect(spy).toHaveBeenCalled()
+    } finally {
+      spy.mockRestore()
+    }
+  })
+
+  it('lets getClaims be called on its own, destructured from the client', async () => {
+    const { client } = setup()
+    await client.login(CREDENTIALS)
+    const { getClaims } = client
+
+    await expect(getClaims()).resolves.toMatchObject({ sub: '42' })
+  })
+
+  it('rejects a request ky cannot build with invalid_request instead of throwing at once', async () => {
+    const { client, api } = setup()
+    await client.login(CREDENTIALS)
+
+    let promise: Promise<unknown> | undefined
+    expect(() => {
+      promise = api.get('/api/restricted/') // a leading slash with prefixUrl
+    }).not.toThrow()
+    const error = (await caught(promise as Promise<unknown>)) as TesseraError
+    expect(error).toBeInstanceOf(TesseraErrorClass)
+    expect(error.code).toBe('invalid_request')
+    expect(((await caught(api.get('/x').json())) as TesseraError).code).toBe('invalid_request')
+  })
+
+  it('rejects a 200 whose body is not JSON with invalid_response', async () => {
+    const { client } = setup()
+    await client.login(CREDENTIALS)
+    const api = client.http.extend({
+      prefixUrl: API_URL,
+      fetch: async () =>
+        new Response('<html>Gateway says hi</html>', {
+          headers: { 'content-type': 'text/html' },
+        }),
+    })
+
+    const error = (await caught(api.get('api/restricted/').json())) as TesseraError
+
+    expect(error.code).toBe('invalid_response')
+    expect(error.cause).toBeInstanceOf(SyntaxError)
   })
 })
 

@@ -33,9 +33,20 @@ function laggingView(source: StorageAdapter) {
 }
 
 /** Two tabs of one origin: one localStorage (B's view of it can lag), one lock manager, one hub. */
-function twoTabs(options: { lockTimeout?: number; refreshLatency?: number } = {}) {
+function twoTabs(
+  options: { lockTimeout?: number; refreshLatency?: number; slowRemoval?: number } = {},
+) {
   const server = createFakeServer({ refreshLatency: options.refreshLatency ?? 0 })
-  const storage = sharedStorage()
+  const memory = sharedStorage()
+  const storage: StorageAdapter = options.slowRemoval
+    ? {
+        ...memory,
+        removeItem: async (key) => {
+          await new Promise((resolve) => setTimeout(resolve, options.slowRemoval))
+          await memory.removeItem(key)
+        },
+      }
+    : memory
   const viewOfB = laggingView(storage)
   const locks = createFakeLocks()
   const hub = createChannelHub()
@@ -230,17 +241,17 @@ describe('cross-tab refresh', () => {
   })
 
   it('signs out, without spending its token, when it heard another tab sign out', async () => {
-    const { clock, a, b, server } = twoTabs()
+    const { clock, locks, a, b, server } = twoTabs({ slowRemoval: 5 })
     await a.client.login(CREDENTIALS)
     await settle()
     await b.client.getSession()
     clock.advance(301_000)
 
-    // b's refresh is queued behind a's logout: the lock hands it over after the sign-out news.
-    const [, result] = await Promise.all([
-      a.client.logout(),
-      b.client.getAccessToken().catch((error: unknown) => error),
-    ])
+    // a holds the lock while it signs out; b's refresh waits for it, then finds the news.
+    const logout = a.client.logout()
+    while (locks.held === 0) await Promise.resolve()
+    const result = await b.client.getAccessToken().catch((error: unknown) => error)
+    await logout
 
     expect(result).toMatchObject({ code: 'not_signed_in' })
     expect(b.events.at(-1)).toEqual({ type: 'signed_out', reason: 'logout' })
