@@ -76,6 +76,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     await app.register(notesRoutes, {
       prefix: '/api/notes',
       notes: createNotesRepository(database.db),
+      maxNotesPerOwner: config.notesMaxPerUser,
     })
     await app.ready()
   } catch (error) {

@@ -26,6 +26,7 @@ export const EnvSchema = Type.Object({
     { default: 'info' },
   ),
   LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], { default: 'json' }),
+  NOTES_MAX_PER_USER: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1_000 }),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -47,6 +48,8 @@ export interface Config {
   logLevel: LogLevel
   /** `pretty` needs the dev dependency pino-pretty (`pnpm dev` sets it). */
   logFormat: 'json' | 'pretty'
+  /** Notes one token subject may keep; one more answers 403 `note_limit_reached`. */
+  notesMaxPerUser: number
 }
 
 /**
@@ -80,13 +83,19 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     const value = env[name]?.trim()
     if (value) raw[name] = value
   }
-  const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
-  const errors = Value.Errors(EnvSchema, converted)
-  if (errors.length > 0) {
-    const lines = errors.map((error) => {
-      const name = error.instancePath.slice(1) || '(environment)'
-      return `${name} ${describe(name)} (got ${shown(name, raw[name])})`
-    })
+  // A copy: Default and Convert change what they are given, and errors show what was read.
+  const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, { ...raw }))
+  // Value.Convert truncates "1.5" to 1: an integer variable must be written as one.
+  const names = Object.entries(EnvSchema.properties as Record<string, { type?: unknown }>)
+    .filter(
+      ([name, schema]) => schema.type === 'integer' && !/^-?\d+$/.test(String(raw[name] ?? 0)),
+    )
+    .map(([name]) => name)
+  for (const error of Value.Errors(EnvSchema, converted)) {
+    names.push(error.instancePath.slice(1) || '(environment)')
+  }
+  if (names.length > 0) {
+    const lines = names.map((name) => `${name} ${describe(name)} (got ${shown(name, raw[name])})`)
     throw new ConfigError(`Invalid environment:\n  ${[...new Set(lines)].join('\n  ')}`)
   }
   const parsed = converted as Env
@@ -116,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
           : resolve(parsed.DATA_DIR),
     logLevel: parsed.LOG_LEVEL,
     logFormat: parsed.LOG_FORMAT,
+    notesMaxPerUser: parsed.NOTES_MAX_PER_USER,
   })
 }
 
@@ -153,6 +163,7 @@ const DESCRIPTIONS: Record<string, string> = {
   DATA_DIR: 'must be a directory or memory://',
   LOG_LEVEL: `must be one of ${LOG_LEVELS.join(', ')}`,
   LOG_FORMAT: 'must be json or pretty',
+  NOTES_MAX_PER_USER: 'must be an integer from 1 to 1000000',
 }
 
 function describe(name: string): string {

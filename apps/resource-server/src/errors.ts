@@ -1,12 +1,23 @@
 import type { ErrorBody, ErrorCode, FieldErrors } from '@tessera/claims'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
+/**
+ * Codes only this API answers with, beside the shared ones of `@tessera/claims`:
+ * `note_limit_reached` (403) when an owner already has `NOTES_MAX_PER_USER` notes.
+ */
+export type ResourceErrorCode = 'note_limit_reached'
+
 /** An error that is an answer: status, stable code and a message safe to show. */
 export class HttpError extends Error {
   readonly statusCode: number
-  readonly code: ErrorCode
+  readonly code: ErrorCode | ResourceErrorCode
 
-  constructor(statusCode: number, code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    statusCode: number,
+    code: ErrorCode | ResourceErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options)
     this.name = 'HttpError'
     this.statusCode = statusCode
@@ -18,6 +29,18 @@ export class NotFoundError extends HttpError {
   constructor() {
     super(404, 'not_found', 'Not found.')
     this.name = 'NotFoundError'
+  }
+}
+
+/** The owner already keeps as many notes as allowed: delete one to make room. */
+export class NoteLimitError extends HttpError {
+  constructor(limit: number) {
+    super(
+      403,
+      'note_limit_reached',
+      `You have reached the limit of ${limit} notes; delete one to create another.`,
+    )
+    this.name = 'NoteLimitError'
   }
 }
 
@@ -106,6 +129,11 @@ function validationBody(
   issues: readonly FastifyValidationIssue[],
 ): FieldErrors | ErrorBody {
   if (context === 'params') return { detail: 'Not a valid note id.', code: 'invalid' }
+  if (context === 'querystring') {
+    // A repeated parameter (`?limit=1&limit=2`) arrives as an array.
+    const name = issues[0]?.instancePath.split('/')[1] ?? ''
+    return { detail: `The query parameter ${name} must be given once.`, code: 'invalid' }
+  }
   const fields: FieldErrors = {}
   for (const issue of issues) {
     const [field, message] = describeIssue(issue)

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       dataDir: DEFAULT_DATA_DIR,
       logLevel: 'info',
       logFormat: 'json',
+      notesMaxPerUser: 1_000,
     })
     expect(DEFAULT_DATA_DIR).toBe(
       fileURLToPath(new URL('../../../.data/resource-server', import.meta.url)),
@@ -135,7 +136,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysql://root:hunter2@db/app' })).not.toThrow(/hunter2/)
   })
 
+  it('takes NOTES_MAX_PER_USER, a positive integer', () => {
+    expect(loadConfig({ NOTES_MAX_PER_USER: '25' }).notesMaxPerUser).toBe(25)
+    for (const bad of ['0', '-1', '1.5', 'many'])
+      expect(() => loadConfig({ NOTES_MAX_PER_USER: bad }), bad).toThrow(/NOTES_MAX_PER_USER/)
+  })
+
   it('refuses a port out of range', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/)
+  })
+
+  it('refuses a fraction where an integer is expected, instead of truncating it', () => {
+    expect(() => loadConfig({ PORT: '4001.5' })).toThrow(/PORT must be an integer/)
   })
 })

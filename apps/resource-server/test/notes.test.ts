@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { notes } from '@tessera/db'
+import { sql } from 'drizzle-orm'
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestResourceServer, type TestResourceServer } from './helpers.ts'
@@ -299,7 +301,165 @@ describe('GET /api/notes', () => {
 
   it('answers an empty list to a subject without notes', async () => {
     const response = await call('GET', '/api/notes', await t.issuer.token({ sub: 'nobody' }))
-    expect(response.json()).toEqual({ notes: [] })
+    expect(response.json()).toEqual({ notes: [], next_cursor: null })
+  })
+
+  describe('pagination', () => {
+    /** Notes inserted straight into the table, `created_at` as given (microseconds kept). */
+    async function insert(owner: string, createdAt: string[]): Promise<string[]> {
+      const rows = await t.database.db
+        .insert(notes)
+        .values(
+          createdAt.map((at, i) => ({
+            ownerId: owner,
+            title: `note ${i}`,
+            createdAt: sql`${at}::timestamptz`,
+          })),
+        )
+        .returning({ id: notes.id })
+      return rows.map((row) => row.id)
+    }
+
+    /** Every page from the first, following next_cursor: the ids in order, and the page sizes. */
+    async function walk(token: string, query = ''): Promise<{ ids: string[]; sizes: number[] }> {
+      const ids: string[] = []
+      const sizes: number[] = []
+      let cursor: string | null = null
+      do {
+        const before: string = cursor === null ? '' : `&before=${cursor}`
+        const response = await call('GET', `/api/notes?x=1${query}${before}`, token)
+        expect(response.statusCode).toBe(200)
+        const page = response.json() as { notes: { id: string }[]; next_cursor: string | null }
+        ids.push(...page.notes.map((note) => note.id))
+        sizes.push(page.notes.length)
+        cursor = page.next_cursor
+        expect(sizes.length).toBeLessThan(200)
+      } while (cursor !== null)
+      return { ids, sizes }
+    }
+
+    it('answers 50 notes by default, newest first, with a cursor to the rest', async () => {
+      const owner = 'pages-default'
+      const token = await t.issuer.token({ sub: owner })
+      const times = Array.from({ length: 120 }, (_, i) =>
+        new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString(),
+      )
+      const ids = await insert(owner, times)
+      const first = (await call('GET', '/api/notes', token)).json()
+      expect(first.notes).toHaveLength(50)
+      expect(first.notes[0].id).toBe(ids.at(-1))
+      expect(first.next_cursor).toEqual(expect.any(String))
+      const all = await walk(token)
+      expect(all.sizes).toEqual([50, 50, 20])
+      expect(all.ids).toEqual([...ids].reverse())
+      expect((await walk(token, '&limit=100')).sizes).toEqual([100, 20])
+    })
+
+    it('walks every note exactly once with limit=1, through equal and microsecond-apart times', async () => {
+      const owner = 'pages-ties'
+      const token = await t.issuer.token({ sub: owner })
+      const ids = await insert(owner, [
+        '2025-03-01T00:00:00.123456Z',
+        '2025-03-01T00:00:00.123456Z',
+        '2025-03-01T00:00:00.123456Z',
+        '2025-03-01T00:00:00.123457Z',
+        '2025-03-01T00:00:00.123455Z',
+        '2025-03-01T00:00:00.1234Z',
+      ])
+      const { ids: walked, sizes } = await walk(token, '&limit=1')
+      expect(sizes).toEqual([1, 1, 1, 1, 1, 1])
+      expect(new Set(walked)).toEqual(new Set(ids))
+      expect(walked[0]).toBe(ids[3])
+      expect(walked.slice(-2)).toEqual([ids[4], ids[5]])
+    })
+
+    it('answers next_cursor null when the page holds the last note exactly', async () => {
+      const owner = 'pages-exact'
+      const token = await t.issuer.token({ sub: owner })
+      await insert(owner, ['2025-04-01T00:00:00Z', '2025-04-01T00:00:01Z'])
+      const page = (await call('GET', '/api/notes?limit=2', token)).json()
+      expect(page.notes).toHaveLength(2)
+      expect(page.next_cursor).toBeNull()
+    })
+
+    it('goes on after the cursor even when that note was deleted meanwhile', async () => {
+      const owner = 'pages-deleted'
+      const token = await t.issuer.token({ sub: owner })
+      const ids = await insert(owner, [
+        '2025-05-01T00:00:00Z',
+        '2025-05-01T00:00:01Z',
+        '2025-05-01T00:00:02Z',
+      ])
+      const first = (await call('GET', '/api/notes?limit=1', token)).json()
+      expect(first.notes[0].id).toBe(ids[2])
+      expect((await call('DELETE', `/api/notes/${ids[2]}`, token)).statusCode).toBe(204)
+      const second = (
+        await call('GET', `/api/notes?limit=5&before=${first.next_cursor}`, token)
+      ).json()
+      expect(second.notes.map((note: { id: string }) => note.id)).toEqual([ids[1], ids[0]])
+    })
+
+    it('never shows another owner’s notes, even with their cursor', async () => {
+      const token = await t.issuer.token({ sub: 'pages-carol' })
+      const dave = await t.issuer.token({ sub: 'pages-dave' })
+      const carols = await insert('pages-carol', ['2025-06-01T00:00:00Z'])
+      await insert('pages-dave', ['2025-06-01T00:00:01Z', '2025-06-01T00:00:02Z'])
+      const davesCursor = (await call('GET', '/api/notes?limit=1', dave)).json().next_cursor
+      const page = (await call('GET', `/api/notes?before=${davesCursor}`, token)).json()
+      expect(page.notes.map((note: { id: string }) => note.id)).toEqual(carols)
+    })
+
+    it.each([
+      ['0'],
+      ['101'],
+      ['-1'],
+      ['1.5'],
+      ['1e2'],
+      ['050'],
+      ['abc'],
+      [''],
+      ['%201'],
+      ['99999999999999999999'],
+    ])('answers 400 to limit=%s', async (limit) => {
+      const response = await call('GET', `/api/notes?limit=${limit}`, alice)
+      expect(response.statusCode).toBe(400)
+      expect(response.json()).toEqual({
+        detail: 'limit must be an integer from 1 to 100.',
+        code: 'invalid',
+      })
+    })
+
+    const encode = (text: string) => Buffer.from(text).toString('base64url')
+    const uuid = '0b9c3c1e-2f39-4c1d-9a8e-1d2f3a4b5c6d'
+    it.each([
+      ['not base64url', '!!!!'],
+      ['padded', `${encode(`2025-01-01T00:00:00.000000Z|${uuid}`)}=`],
+      ['empty', ''],
+      ['garbage inside', encode('garbage')],
+      ['no id', encode('2025-01-01T00:00:00.000000Z|')],
+      ['milliseconds only', encode(`2025-01-01T00:00:00.000Z|${uuid}`)],
+      ['an impossible date', encode(`2025-02-30T00:00:00.000000Z|${uuid}`)],
+      ['hour 24', encode(`2025-01-01T24:00:00.000000Z|${uuid}`)],
+      ['year 0', encode(`0000-01-01T00:00:00.000000Z|${uuid}`)],
+      ['an id that is not a uuid', encode('2025-01-01T00:00:00.000000Z|1 OR 1=1')],
+      ['too long', 'A'.repeat(300)],
+    ])('answers 400 to a cursor that is %s', async (_name, cursor) => {
+      const response = await call('GET', `/api/notes?before=${cursor}`, alice)
+      expect(response.statusCode).toBe(400)
+      expect(response.json()).toEqual({
+        detail: 'before must be a next_cursor from an earlier page.',
+        code: 'invalid',
+      })
+    })
+
+    it.each([['limit=1&limit=2'], ['before=a&before=b']])(
+      'answers 400 to a repeated parameter: %s',
+      async (query) => {
+        const response = await call('GET', `/api/notes?${query}`, alice)
+        expect(response.statusCode).toBe(400)
+        expect(response.json().code).toBe('invalid')
+      },
+    )
   })
 
   it('needs notes:read', async () => {
@@ -312,6 +472,82 @@ describe('GET /api/notes', () => {
 
   it('answers 401 without a token', async () => {
     expect((await call('GET', '/api/notes', undefined)).statusCode).toBe(401)
+  })
+})
+
+describe('a quota of notes per owner (NOTES_MAX_PER_USER)', () => {
+  let small: TestResourceServer
+
+  beforeAll(async () => {
+    small = await createTestResourceServer({ NOTES_MAX_PER_USER: '3' })
+  })
+  afterAll(async () => {
+    await small?.close()
+  })
+
+  function post(token: string, title: string) {
+    return small.app.inject({
+      method: 'POST',
+      url: '/api/notes',
+      headers: { authorization: `Bearer ${token}` },
+      payload: { title },
+    })
+  }
+
+  it('answers 403 note_limit_reached past the quota, stores nothing, and makes room on delete', async () => {
+    const token = await small.issuer.token({ sub: 'quota-full' })
+    const created: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const response = await post(token, `n${i}`)
+      expect(response.statusCode).toBe(201)
+      created.push(response.json().id)
+    }
+    const refused = await post(token, 'one too many')
+    expect(refused.statusCode).toBe(403)
+    expect(refused.json()).toEqual({
+      detail: 'You have reached the limit of 3 notes; delete one to create another.',
+      code: 'note_limit_reached',
+    })
+    const list = await small.app.inject({
+      url: '/api/notes',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(list.json().notes).toHaveLength(3)
+    // Another owner has a quota of their own.
+    expect((await post(await small.issuer.token({ sub: 'quota-other' }), 'x')).statusCode).toBe(201)
+    await small.app.inject({
+      method: 'DELETE',
+      url: `/api/notes/${created[0]}`,
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect((await post(token, 'room again')).statusCode).toBe(201)
+  })
+
+  it('holds exactly under concurrent creations', async () => {
+    const token = await small.issuer.token({ sub: 'quota-race' })
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => post(token, `race ${i}`)),
+    )
+    const statuses = responses.map((response) => response.statusCode).sort()
+    expect(statuses).toEqual([...Array(3).fill(201), ...Array(9).fill(403)])
+    const list = await small.app.inject({
+      url: '/api/notes',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(list.json().notes).toHaveLength(3)
+  })
+
+  it('allows 1,000 notes by default', async () => {
+    expect(t.app.hasRoute({ method: 'POST', url: '/api/notes' })).toBe(true)
+    const owner = 'quota-default'
+    const token = await t.issuer.token({ sub: owner })
+    await t.database.db
+      .insert(notes)
+      .values(Array.from({ length: 999 }, (_, i) => ({ ownerId: owner, title: `n${i}` })))
+    expect((await call('POST', '/api/notes', token, { title: 'the 1,000th' })).statusCode).toBe(201)
+    const refused = await call('POST', '/api/notes', token, { title: 'the 1,001st' })
+    expect(refused.statusCode).toBe(403)
+    expect(refused.json().code).toBe('note_limit_reached')
   })
 })
 

@@ -14,7 +14,11 @@ export const NoteSchema = Type.Object({
 })
 export type Note = Static<typeof NoteSchema>
 
-export const NoteListSchema = Type.Object({ notes: Type.Array(NoteSchema) })
+export const NoteListSchema = Type.Object({
+  notes: Type.Array(NoteSchema),
+  /** Opaque; pass it as `?before=` for the next page. `null` on the last page. */
+  next_cursor: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+})
 export type NoteList = Static<typeof NoteListSchema>
 
 export const NoteCreateSchema = Type.Object(
