@@ -26,6 +26,7 @@ import {
   refreshDueAt,
   type Session,
   serializeSession,
+  sessionIdOf,
 } from './session.ts'
 import { createMemoryStorage, type StorageAdapter } from './storage.ts'
 
@@ -72,7 +73,13 @@ export interface ClientOptions {
    * server may have rotated and only its answer been lost.
    */
   refreshTimeout?: number
-  /** Coordinate refreshes with other tabs. Default: when the storage is `shared`. */
+  /**
+   * Coordinate refreshes with other tabs (default true). With `shared` storage all tabs hold one
+   * session: a refresh takes a Web Lock, re-reads storage and announces its result. With per-tab
+   * storage (sessionStorage, memory), tabs holding the _same_ session — a duplicated tab, or a
+   * `window.open` copy of sessionStorage — refresh it once, under a lock named after the session,
+   * and take each other's successors; by default only in browsers (where `document` exists).
+   */
   crossTab?: boolean
   /**
    * Longest wait for the cross-tab refresh lock, in ms; a tab then refreshes without it. Default:
@@ -80,9 +87,9 @@ export interface ClientOptions {
    * 10 000. `lockTimeout` + `refreshTimeout` + 5 % of the grace window must stay under it.
    */
   lockTimeout?: number
-  /** Web Locks implementation; default `navigator.locks` when present. */
+  /** Web Locks implementation; default `navigator.locks` when present. `null`: none. */
   locks?: LockManagerLike | null
-  /** Channel announcing new sessions to other tabs; default a `BroadcastChannel`. */
+  /** Channel announcing new sessions to other tabs; default a `BroadcastChannel`. `null`: none. */
   channel?: ChannelLike | null
   /** Backoff in ms after the n-th failed refresh when the server sent no `Retry-After`. */
   retryDelay?: (attempt: number) => number
@@ -243,16 +250,29 @@ export function createClient(options: ClientOptions): TesseraClient {
   const margin = options.refreshMargin ?? 30_000
   const autoRefresh = options.autoRefresh ?? true
   const retryDelay = options.retryDelay ?? defaultRetryDelay
-  const crossTab = options.crossTab ?? storage.shared === true
-  const locks = crossTab ? (options.locks === undefined ? defaultLocks() : options.locks) : null
-  const channel = crossTab
-    ? options.channel === undefined
-      ? defaultChannel(`${key}:sync`)
-      : options.channel
-    : null
+  const crossTab = options.crossTab ?? true
+  // Shared storage: every tab holds the one session in it. Otherwise each tab has its own, and
+  // only tabs holding the same session (a duplicated tab) coordinate, by the session's id.
+  const sharedStorage = crossTab && storage.shared === true
+  const inBrowser = typeof (globalThis as { document?: unknown }).document === 'object'
+  const byDefault = sharedStorage || (crossTab && inBrowser)
+  const locks = !crossTab
+    ? null
+    : options.locks !== undefined
+      ? options.locks
+      : byDefault
+        ? defaultLocks()
+        : null
+  const channel = !crossTab
+    ? null
+    : options.channel !== undefined
+      ? options.channel
+      : byDefault
+        ? defaultChannel(`${key}:sync`)
+        : null
   const timing = timingOf(options)
   const trusted = trustedOrigins(options)
-  const runLocked = createLockRunner(locks, `${key}:refresh`, timing.lockTimeout)
+  const runLocked = createLockRunner(locks, timing.lockTimeout)
   const api = createAuthApi({
     authUrl,
     fetch,
@@ -283,8 +303,35 @@ export function createClient(options: ClientOptions): TesseraClient {
     return run
   }
 
-  function critical<T>(task: (lock: { contended: boolean }) => Promise<T>): Promise<T> {
-    return exclusive(() => runLocked(task))
+  function critical<T>(
+    session: Session | null,
+    task: (lock: { contended: boolean }) => Promise<T>,
+  ): Promise<T> {
+    return exclusive(() => runLocked(lockName(session), task))
+  }
+
+  /** The refresh lock: one per storage when it is shared, else one per server session. */
+  function lockName(session: Session | null): string | null {
+    if (sharedStorage) return `${key}:refresh`
+    const sid = session && sessionIdOf(session)
+    return sid ? `${key}:refresh:${sid}` : null
+  }
+
+  /**
+   * Whether another tab's message is about this client's session. With shared storage, every
+   * session message is (another tab may have signed in), and a sign-out unless it names another
+   * session. With per-tab storage, only messages about the very session this tab holds are.
+   */
+  function concernsUs(message: SyncMessage): boolean {
+    const ours = current && sessionIdOf(current)
+    const theirs = message.type === 'session' ? sessionIdOf(message.session) : message.sid
+    if (sharedStorage) return message.type === 'session' || !ours || !theirs || ours === theirs
+    return !!ours && ours === theirs
+  }
+
+  function signedOutMessage(session: Session | null, reason: SignOutReason): SyncMessage {
+    const sid = session && sessionIdOf(session)
+    return sid ? { type: 'signed_out', reason, sid } : { type: 'signed_out', reason }
   }
 
   function emit(event: AuthChangeEvent | undefined): void {
@@ -404,7 +451,7 @@ export function createClient(options: ClientOptions): TesseraClient {
     const look = async (): Promise<Session | 'signed_out' | null> => {
       const news = heard as SyncMessage | null
       if (news?.type === 'signed_out') return 'signed_out'
-      const stored = await peekStored()
+      const stored = sharedStorage ? await peekStored() : null
       let newest = stored && isNewer(stored, mine) ? stored : null
       if (news?.type === 'session' && isNewer(news.session, newest ?? mine)) newest = news.session
       return newest
@@ -452,7 +499,7 @@ export function createClient(options: ClientOptions): TesseraClient {
   }
 
   async function runRefresh(from: Session): Promise<Session> {
-    const outcome = await critical(async ({ contended }): Promise<Outcome> => {
+    const outcome = await critical(from, async ({ contended }): Promise<Outcome> => {
       const mine = current
       // Signed out, or rotated by an earlier call of this client, while this one waited.
       if (!mine) return { session: null, error: notSignedIn() }
@@ -482,7 +529,7 @@ export function createClient(options: ClientOptions): TesseraClient {
         }
         accept(null)
         await forget()
-        post({ type: 'signed_out', reason: 'session_expired' })
+        post(signedOutMessage(mine, 'session_expired'))
         return { session: null, error, event: { type: 'signed_out', reason: 'session_expired' } }
       }
       // The old refresh token is spent: the new session counts even if storing it fails.
@@ -544,14 +591,21 @@ export function createClient(options: ClientOptions): TesseraClient {
   async function receive(message: SyncMessage): Promise<void> {
     const event = await exclusive(async (): Promise<AuthChangeEvent | undefined> => {
       if (heard === message) heard = null
+      if (!concernsUs(message)) return undefined
       if (message.type === 'signed_out') {
         if (!current) return undefined
         accept(null)
+        // A tab's own storage is cleared by the tab: the sender could not reach it.
+        if (!sharedStorage) await forget()
         return { type: 'signed_out', reason: message.reason }
       }
       if (current && message.session.receivedAt < current.receivedAt) return undefined
       const adopted = adoptionEvent(message.session)
-      if (adopted) accept(message.session)
+      if (adopted) {
+        accept(message.session)
+        // Kept in this tab's own storage too, or a reload would bring back the spent token.
+        if (!sharedStorage) await persist(message.session)
+      }
       return adopted
     })
     emit(event)
@@ -560,7 +614,7 @@ export function createClient(options: ClientOptions): TesseraClient {
   if (channel) {
     channel.onmessage = (event) => {
       const message = parseSyncMessage(event.data)
-      if (!message) return
+      if (!message || !concernsUs(message)) return
       // Noted at once, not behind the queue: a refresh waiting in it may need this news.
       heard = message
       for (const wake of [...newsWaiters]) wake()
@@ -582,10 +636,11 @@ export function createClient(options: ClientOptions): TesseraClient {
 
     async login(credentials) {
       const session = await api.passwordGrant(credentials)
-      await critical(async () => {
+      await critical(session, async () => {
         accept(session)
         await persist(session)
-        post({ type: 'session', session })
+        // A new session is news only to tabs that share the storage.
+        if (sharedStorage) post({ type: 'session', session })
       })
       loading ??= Promise.resolve()
       emit({ type: 'signed_in', session })
@@ -603,12 +658,12 @@ export function createClient(options: ClientOptions): TesseraClient {
           failures.push(error)
         }
       }
-      const ended = await critical(async () => {
-        const stored = crossTab ? await peekStored() : null
+      const ended = await critical(current, async () => {
+        const stored = sharedStorage ? await peekStored() : null
         const session = stored && (!current || isNewer(stored, current)) ? stored : current
         accept(null)
         await forget()
-        if (session) post({ type: 'signed_out', reason: 'logout' })
+        if (session) post(signedOutMessage(session, 'logout'))
         return session
       })
       if (ended) {

@@ -18,10 +18,16 @@ export interface ChannelLike {
 
 export type SyncMessage =
   | { type: 'session'; session: Session }
-  | { type: 'signed_out'; reason: 'logout' | 'session_expired' }
+  | { type: 'signed_out'; reason: 'logout' | 'session_expired'; sid?: string }
 
-/** `contended`: another holder had the lock first and has just let go; it may have changed the session. */
-export type RunLocked = <T>(task: (lock: { contended: boolean }) => Promise<T>) => Promise<T>
+/**
+ * Runs `task` holding the lock `name` (unlocked when `name` is null). `contended`: another holder
+ * had the lock first and has just let go, or was waited out; it may have changed the session.
+ */
+export type RunLocked = <T>(
+  name: string | null,
+  task: (lock: { contended: boolean }) => Promise<T>,
+) => Promise<T>
 
 /**
  * Runs `task` while holding the named Web Lock, waiting at most `timeout` ms for it. A lock that
@@ -31,13 +37,9 @@ export type RunLocked = <T>(task: (lock: { contended: boolean }) => Promise<T>) 
  * timeout after the holder may have, which the client keeps inside the auth server's grace
  * window: a replayed refresh token gets the same successor there.
  */
-export function createLockRunner(
-  locks: LockManagerLike | null,
-  name: string,
-  timeout: number,
-): RunLocked {
-  return async (task) => {
-    if (!locks) return task({ contended: false })
+export function createLockRunner(locks: LockManagerLike | null, timeout: number): RunLocked {
+  return async (name, task) => {
+    if (!locks || name === null) return task({ contended: false })
     const uncontended = await locks.request(name, { ifAvailable: true }, async (lock) =>
       lock ? { value: await task({ contended: false }) } : null,
     )
@@ -78,10 +80,10 @@ export function parseSyncMessage(data: unknown): SyncMessage | null {
     return { type: 'session', session: message.session }
   }
   if (message.type === 'signed_out') {
-    return {
-      type: 'signed_out',
-      reason: message.reason === 'session_expired' ? 'session_expired' : 'logout',
-    }
+    const reason = message.reason === 'session_expired' ? 'session_expired' : 'logout'
+    return typeof message.sid === 'string'
+      ? { type: 'signed_out', reason, sid: message.sid }
+      : { type: 'signed_out', reason }
   }
   return null
 }

@@ -45,6 +45,12 @@ export function decodeClaims(accessToken: string): AccessTokenClaims | null {
   return claims as unknown as AccessTokenClaims
 }
 
+/** The auth server's session id (`sid`) the tokens belong to, when the access token names one. */
+export function sessionIdOf(session: Session): string | null {
+  const sid = decodeJwtPayload(session.accessToken)?.sid
+  return typeof sid === 'string' && sid !== '' ? sid : null
+}
+
 /**
  * The access token's lifetime in seconds, in the server's own terms: `expires_in`, or else
  * `exp - iat` from the token (both stamped by the server's clock). The device clock is never

@@ -68,7 +68,8 @@ export function createLocalStorage(): StorageAdapter {
 }
 
 /**
- * `sessionStorage`: one session per tab, kept across reloads of that tab.
+ * `sessionStorage`: one session per tab, kept across reloads of that tab. A duplicated tab
+ * starts with a copy of it; the two then coordinate their refreshes by the session's id.
  *
  * @example
  * const client = createClient({ authUrl: '/', storage: createSessionStorage() })

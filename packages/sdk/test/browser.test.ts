@@ -20,6 +20,7 @@ interface Harness {
   signedIn(): Promise<boolean>
   logout(): Promise<string>
   foreign(url: string): Promise<string>
+  openTwin(): void
 }
 declare global {
   interface Window {
@@ -67,8 +68,11 @@ async function registered(): Promise<string> {
   return username
 }
 
-async function openTab(context: Awaited<ReturnType<Browser['newContext']>>): Promise<Page> {
-  const page = await context.newPage()
+async function openTab(
+  context: Awaited<ReturnType<Browser['newContext']>>,
+  { query = '', opened }: { query?: string; opened?: Page } = {},
+): Promise<Page> {
+  const page = opened ?? (await context.newPage())
   const failures: string[] = []
   page.on('pageerror', (error) => failures.push(error.message))
   page.on('console', (message) => {
@@ -77,7 +81,7 @@ async function openTab(context: Awaited<ReturnType<Browser['newContext']>>): Pro
   page.on('response', (response) => {
     if (response.status() >= 400) failures.push(`${response.status()} ${response.url()}`)
   })
-  await page.goto(web.url)
+  if (!opened) await page.goto(`${web.url}/${query}`)
   await page
     .waitForSelector('body[data-ready="yes"]', { state: 'attached', timeout: 10_000 })
     .catch(() => {
@@ -197,6 +201,34 @@ describe('in headless Chromium', () => {
         .poll(() => second.evaluate(() => window.harness.events.at(-1)))
         .toBe('signed_out')
       expect(await second.evaluate(() => window.harness.restricted())).toBe('error:not_signed_in')
+    } finally {
+      await context.close()
+    }
+  })
+
+  it('refreshes once for a duplicated tab holding a copy of its sessionStorage', async () => {
+    const username = await registered()
+    const context = await browser.newContext()
+    try {
+      const first = await openTab(context, { query: '?storage=session' })
+      await first.evaluate(({ u, p }) => window.harness.login(u, p), { u: username, p: PASSWORD })
+      const [opened] = await Promise.all([
+        context.waitForEvent('page'),
+        first.evaluate(() => window.harness.openTwin()),
+      ])
+      const twin = await openTab(context, { opened })
+      expect(await twin.evaluate(() => window.harness.signedIn())).toBe(true)
+
+      await sleep(LIFETIME_MS + 200)
+      const refreshesBefore = web.refreshes()
+      const [tokenA, tokenB] = await Promise.all([
+        first.evaluate(() => window.harness.accessToken()),
+        twin.evaluate(() => window.harness.accessToken()),
+      ])
+
+      expect(tokenA).not.toMatch(/^error:/)
+      expect(tokenB).toBe(tokenA)
+      expect(web.refreshes() - refreshesBefore).toBe(1)
     } finally {
       await context.close()
     }

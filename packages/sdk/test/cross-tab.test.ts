@@ -330,3 +330,88 @@ describe('shared storage that fails to save', () => {
     expect(server.calls.refreshTokensPresented).toEqual(['r1'])
   })
 })
+
+describe('a duplicated tab (per-tab storage, one session)', () => {
+  /**
+   * sessionStorage is copied when a tab is duplicated or opens another with `window.open`: two
+   * tabs, each with its own storage, hold the same session. One lock manager, one channel hub.
+   */
+  async function duplicated(options: { refreshLatency?: number } = {}) {
+    const server = createFakeServer({ refreshLatency: options.refreshLatency ?? 0 })
+    const locks = createFakeLocks()
+    const hub = createChannelHub()
+    let time = 1_700_000_000_000
+    const clock = {
+      now: () => time,
+      advance(ms: number) {
+        time += ms
+      },
+    }
+    const tab = (storage: StorageAdapter) =>
+      track(
+        createClient({
+          authUrl: AUTH_URL,
+          fetch: server.fetch,
+          storage,
+          locks,
+          channel: hub.join(),
+          now: clock.now,
+          autoRefresh: false,
+        }),
+      )
+    const storageOfA = createMemoryStorage()
+    const a = tab(storageOfA)
+    await a.client.login(CREDENTIALS)
+    const storageOfB = createMemoryStorage()
+    await storageOfB.setItem('tessera.session', (await storageOfA.getItem('tessera.session')) ?? '')
+    const b = tab(storageOfB)
+    await b.client.getSession()
+    return { server, locks, hub, clock, tab, a, b, storageOfB }
+  }
+
+  it('takes the successor its twin refreshed to, instead of spending the same token later', async () => {
+    const { server, clock, a, b, storageOfB } = await duplicated()
+
+    const fresh = await a.client.refresh()
+    await settle()
+    clock.advance(60_000) // far past the grace window
+    const again = await b.client.refresh()
+
+    expect(server.calls.refreshTokensPresented).toEqual(['r1', fresh.refreshToken])
+    expect(server.ended).toBeNull()
+    expect(again.refreshToken).toBe(server.currentRefresh)
+    expect(b.events.map((event) => event.type)).toEqual(['refreshed', 'refreshed'])
+    // b's own storage has the successor too: a reload of b does not bring back r1
+    expect(await storageOfB.getItem('tessera.session')).toContain(again.refreshToken)
+  })
+
+  it('shares one refresh with its twin when both find the token due at once', async () => {
+    const { server, clock, a, b } = await duplicated({ refreshLatency: 5 })
+    clock.advance(301_000)
+
+    const [tokenA, tokenB] = await Promise.all([
+      a.client.getAccessToken(),
+      b.client.getAccessToken(),
+    ])
+
+    expect(server.calls.refresh).toBe(1)
+    expect(tokenB).toBe(tokenA)
+  })
+
+  it('signs its twin out on logout, and leaves tabs with sessions of their own alone', async () => {
+    const { server, tab, a, b } = await duplicated()
+    const other = tab(createMemoryStorage())
+    await other.client.login(CREDENTIALS)
+    await a.client.refresh()
+    await settle()
+
+    await a.client.logout()
+    await settle()
+
+    expect(b.events.at(-1)).toEqual({ type: 'signed_out', reason: 'logout' })
+    expect(await b.client.getSession()).toBeNull()
+    expect(other.events.map((event) => event.type)).toEqual(['signed_in'])
+    expect(await other.client.getAccessToken()).toMatch(/\./)
+    expect(server.calls.refreshTokensPresented).toEqual(['r1'])
+  })
+})
