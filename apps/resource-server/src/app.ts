@@ -6,6 +6,7 @@ import type { Config } from './config.ts'
 import { frameworkErrorHandler, installErrorHandlers } from './errors.ts'
 import { installJsonParser } from './json-body.ts'
 import { createNotesRepository } from './repositories/notes.ts'
+import { healthRoutes } from './routes/health.ts'
 import { notesRoutes } from './routes/notes.ts'
 import { restrictedRoutes } from './routes/restricted.ts'
 
@@ -72,6 +73,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       fetch: deps.fetch,
       jwks: deps.jwks,
     })
+    await app.register(healthRoutes, { prefix: '/health', database })
     await app.register(restrictedRoutes, { prefix: '/api' })
     await app.register(notesRoutes, {
       prefix: '/api/notes',

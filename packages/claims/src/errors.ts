@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'request_too_large',
   'username_taken',
   'not_found',
+  'note_limit_reached',
   'method_not_allowed',
   'throttled',
   'service_unavailable',

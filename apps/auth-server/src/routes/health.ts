@@ -12,7 +12,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/health/ready',
     {
       schema: { tags: ['health'], response: { 200: HealthSchema, 503: HealthSchema } },
-      logLevel: 'warn',
     },
     async (request, reply) => {
       try {
