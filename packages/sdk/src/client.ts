@@ -103,7 +103,10 @@ export interface LogoutOptions {
 export interface TesseraClient {
   register(request: RegisterRequest): Promise<RegisterResponse>
   login(credentials: TokenObtainRequest): Promise<Session>
-  /** Signs out locally even when the server cannot be told; then rejects with why. */
+  /**
+   * Signs out locally even when the server cannot be told; then rejects with why. When ending
+   * all sessions fails, this one is still revoked before it rejects.
+   */
   logout(options?: LogoutOptions): Promise<void>
   /** Rotates the tokens now; concurrent calls share one request. */
   refresh(): Promise<Session>
@@ -651,9 +654,11 @@ export function createClient(options: ClientOptions): TesseraClient {
       const failures: unknown[] = []
       // Signing out locally must not depend on reading the storage.
       await ensureLoaded().catch((error: unknown) => failures.push(error))
+      let endedAll = false
       if (scope === 'all' && current) {
         try {
           await http.delete('api/sessions', { prefixUrl: authUrl })
+          endedAll = true
         } catch (error) {
           failures.push(error)
         }
@@ -668,7 +673,8 @@ export function createClient(options: ClientOptions): TesseraClient {
       })
       if (ended) {
         emit({ type: 'signed_out', reason: 'logout' })
-        if (scope === 'session') {
+        // When ending them all failed, this one at least ends: the caller learns of the rest.
+        if (!endedAll) {
           try {
             await api.revoke(ended.refreshToken)
           } catch (error) {

@@ -151,6 +151,30 @@ describe('logout', () => {
     expect(await client.getSession()).toBeNull()
   })
 
+  it('still ends this session when ending all of them fails, then reports why', async () => {
+    const { client, server, events } = setup()
+    await client.login(CREDENTIALS)
+    server.failEndAll({ status: 503, headers: { 'retry-after': '0' } })
+
+    const error = (await caught(client.logout({ scope: 'all' }))) as TesseraError
+
+    expect(error.code).toBe('server_error')
+    expect(server.calls.revoke).toBe(1)
+    expect(server.ended).toBe('logout')
+    expect(events.at(-1)).toEqual({ type: 'signed_out', reason: 'logout' })
+    expect(await client.getSession()).toBeNull()
+  })
+
+  it('does not revoke this session separately when ending all of them worked', async () => {
+    const { client, server } = setup()
+    await client.login(CREDENTIALS)
+
+    await client.logout({ scope: 'all' })
+
+    expect(server.calls.endAll).toBe(1)
+    expect(server.calls.revoke).toBe(0)
+  })
+
   it('makes authenticated calls fail with not_signed_in, without a request', async () => {
     const { client, server, api } = setup()
     await client.login(CREDENTIALS)

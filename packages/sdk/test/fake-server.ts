@@ -258,7 +258,6 @@ export function createFakeServer(options: FakeServerOptions = {}) {
         if (!accessFrom(request)) return invalidToken()
         calls.endAll += 1
         const failure = failEndAll
-        failEndAll = null
         if (failure === 'network') throw new TypeError('fetch failed')
         if (failure) return json(failure.status, failure.body, failure.headers)
         for (const session of sessions.values()) end(session, 'logout')
@@ -295,8 +294,8 @@ export function createFakeServer(options: FakeServerOptions = {}) {
     delayNextRefreshAnswer(...ms: number[]) {
       answerDelays.push(...ms)
     },
-    /** Answers the next `DELETE /api/sessions` with this instead of ending the sessions. */
-    failNextEndAll(answer: Scripted) {
+    /** Answers every `DELETE /api/sessions` with this instead of ending the sessions. */
+    failEndAll(answer: Scripted | null) {
       failEndAll = answer
     },
     /** Makes every access token issued so far invalid, as if it expired on the server. */
