@@ -130,6 +130,8 @@ export interface TesseraClient {
 }
 
 const MAX_TIMER_DELAY = 2 ** 31 - 1
+/** Longest wait before refreshing again, whatever `Retry-After` says: a day-long one is a bug. */
+const MAX_RETRY_WAIT = 5 * 60_000
 
 interface Timing {
   grace: number
@@ -384,7 +386,7 @@ export function createClient(options: ClientOptions): TesseraClient {
 
   function recordFailure(error: TesseraError): void {
     failures += 1
-    retryNotBefore = now() + (error.retryAfter ?? retryDelay(failures))
+    retryNotBefore = now() + Math.min(MAX_RETRY_WAIT, error.retryAfter ?? retryDelay(failures))
     lastFailure = error
     schedule()
   }

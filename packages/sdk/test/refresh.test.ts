@@ -174,6 +174,21 @@ describe('refresh', () => {
     expect(server.calls.refresh).toBe(2)
   })
 
+  it('waits at most 5 minutes, however long Retry-After says', async () => {
+    const { server, client, clock } = setup()
+    await client.login(CREDENTIALS)
+    clock.advance(301_000)
+    server.failNextRefresh({ status: 503, headers: { 'retry-after': '86400' } })
+    expect(((await caught(client.getAccessToken())) as TesseraError).retryAfter).toBe(86_400_000)
+
+    clock.advance(299_000)
+    await caught(client.getAccessToken())
+    expect(server.calls.refresh).toBe(1)
+    clock.advance(1_000)
+    await expect(client.getAccessToken()).resolves.toMatch(/\./)
+    expect(server.calls.refresh).toBe(2)
+  })
+
   it('reads an HTTP-date Retry-After against the server Date header, not the device clock', async () => {
     const { server, client, clock } = setup()
     await client.login(CREDENTIALS)
