@@ -367,6 +367,8 @@ export function createClient(options: ClientOptions): TesseraClient {
     timer = setTimeout(
       () => {
         timer = undefined
+        // A delay past the timer maximum (~24.8 days) was cut short: wait out the rest.
+        if (now() < at) return schedule()
         // The timer is the backoff schedule itself; outcomes reach listeners and the next timer.
         refreshFrom(session, { gated: false }).catch(() => undefined)
       },

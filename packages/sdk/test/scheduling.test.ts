@@ -71,6 +71,21 @@ describe('scheduled refresh', () => {
     expect(server.calls.refresh).toBe(1)
   })
 
+  it('does not refresh early when the token outlives the longest timer delay', async () => {
+    const THIRTY_DAYS = 30 * 24 * HOUR
+    const { server, client } = start(0, { lifetime: THIRTY_DAYS / 1000 })
+    await client.login(CREDENTIALS)
+
+    // setTimeout fires after at most 2^31 - 1 ms (~24.8 days), however long it was asked for
+    await vi.advanceTimersByTimeAsync(2 ** 31)
+    expect(server.calls.refresh).toBe(0)
+
+    await vi.advanceTimersByTimeAsync(THIRTY_DAYS - 30_000 - 2 ** 31 - 1)
+    expect(server.calls.refresh).toBe(0)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(server.calls.refresh).toBe(1)
+  })
+
   it('retries a failed scheduled refresh with exponential backoff, keeping the session', async () => {
     const { server, client, events } = start(0, { lifetime: 300 }, (n) => 1000 * 2 ** (n - 1))
     server.failNextRefresh({ status: 503 }, { status: 502 }, 'network')
