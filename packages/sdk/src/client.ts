@@ -187,7 +187,7 @@ function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
     (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(Number(timer))
 }
 
-function report(error: unknown): void {
+function reportNow(error: unknown): void {
   const reportError = (globalThis as { reportError?: (error: unknown) => void }).reportError
   if (typeof reportError === 'function') reportError(error)
   else console.error(error)
@@ -299,6 +299,8 @@ export function createClient(options: ClientOptions): TesseraClient {
   // The latest message from another tab that this client has not applied yet.
   let heard: SyncMessage | null = null
   const newsWaiters = new Set<() => void>()
+  let inCritical = false
+  const deferredReports: unknown[] = []
 
   // In-process mutual exclusion: state changes (refresh, login, logout, messages from other
   // tabs) apply one at a time, and events go out only after the section (and lock) is left.
@@ -312,7 +314,24 @@ export function createClient(options: ClientOptions): TesseraClient {
     session: Session | null,
     task: (lock: { contended: boolean }) => Promise<T>,
   ): Promise<T> {
-    return exclusive(() => runLocked(lockName(session), task))
+    return exclusive(async () => {
+      inCritical = true
+      try {
+        return await runLocked(lockName(session), task)
+      } finally {
+        inCritical = false
+        for (const error of deferredReports.splice(0)) reportNow(error)
+      }
+    })
+  }
+
+  /**
+   * Storage and channel failures are reported (`reportError`, else `console.error`), never
+   * thrown. An app's error handler is user code too: it runs after the lock is let go.
+   */
+  function report(error: unknown): void {
+    if (inCritical) deferredReports.push(error)
+    else reportNow(error)
   }
 
   /** The refresh lock: one per storage when it is shared, else one per server session. */

@@ -320,6 +320,28 @@ describe('shared storage that fails to save', () => {
     expect(events.map((event) => event.type)).toEqual(['signed_in', 'refreshed', 'refreshed'])
   })
 
+  it('reports the failed writes only after the lock is let go', async () => {
+    const locks = createFakeLocks()
+    const heldWhenReported: number[] = []
+    vi.mocked(console.error).mockImplementation(() => heldWhenReported.push(locks.held))
+    const server = createFakeServer()
+    const { client } = track(
+      createClient({
+        authUrl: AUTH_URL,
+        fetch: server.fetch,
+        storage: failingWrites(sharedStorage(), { on: true }),
+        locks,
+        channel: createChannelHub().join(),
+        autoRefresh: false,
+      }),
+    )
+
+    await client.login(CREDENTIALS)
+    await client.refresh()
+
+    expect(heldWhenReported).toEqual([0, 0])
+  })
+
   it('keeps the session when the write at login failed, instead of signing out', async () => {
     const { server, client, events, advance } = tab(failingWrites(sharedStorage(), { on: true }))
     await client.login(CREDENTIALS)
