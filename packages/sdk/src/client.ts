@@ -524,8 +524,8 @@ export function createClient(options: ClientOptions): TesseraClient {
     }
   }
 
-  async function runRefresh(from: Session): Promise<Session> {
-    const outcome = await critical(from, async ({ contended }): Promise<Outcome> => {
+  function runRefresh(from: Session): Promise<Outcome> {
+    return critical(from, async ({ contended }): Promise<Outcome> => {
       const mine = current
       // Signed out, or rotated by an earlier call of this client, while this one waited.
       if (!mine) return { session: null, error: notSignedIn() }
@@ -565,9 +565,6 @@ export function createClient(options: ClientOptions): TesseraClient {
       post({ type: 'session', session: next })
       return { session: next, event: { type: 'refreshed', session: next } }
     })
-    emit(outcome.event)
-    if (outcome.error) throw outcome.error
-    return outcome.session as Session
   }
 
   /**
@@ -578,9 +575,23 @@ export function createClient(options: ClientOptions): TesseraClient {
     if (refreshing) return refreshing
     if (current && current.refreshToken !== from.refreshToken) return Promise.resolve(current)
     if (gated && lastFailure && now() < retryNotBefore) return Promise.reject(lastFailure)
-    const flight = runRefresh(from).finally(() => {
+    // The flight is over before its listeners hear of it: a listener that calls refresh()
+    // starts a new one instead of getting this one back.
+    const land = () => {
       if (refreshing === flight) refreshing = null
-    })
+    }
+    const flight: Promise<Session> = runRefresh(from).then(
+      (outcome) => {
+        land()
+        emit(outcome.event)
+        if (outcome.error) throw outcome.error
+        return outcome.session as Session
+      },
+      (error: unknown) => {
+        land()
+        throw error
+      },
+    )
     refreshing = flight
     return flight
   }

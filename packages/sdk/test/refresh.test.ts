@@ -227,6 +227,21 @@ describe('refresh', () => {
     expect(server.calls.refresh).toBe(1)
   })
 
+  it('starts a new refresh when a refreshed listener calls refresh()', async () => {
+    const { server, client } = setup()
+    await client.login(CREDENTIALS)
+    let again: Promise<unknown> | undefined
+    client.onAuthChange((event) => {
+      if (event.type === 'refreshed' && !again) again = client.refresh()
+    })
+
+    const first = await client.refresh()
+    const second = (await again) as { refreshToken: string }
+
+    expect(second.refreshToken).not.toBe(first.refreshToken)
+    expect(server.calls.refreshTokensPresented).toEqual(['r1', first.refreshToken])
+  })
+
   it('rejects refresh() with not_signed_in when no one is signed in', async () => {
     const { client, server } = setup()
     expect(((await caught(client.refresh())) as TesseraError).code).toBe('not_signed_in')
