@@ -29,6 +29,7 @@ import {
   sessionIdOf,
 } from './session.ts'
 import { createMemoryStorage, type StorageAdapter } from './storage.ts'
+import { unrefTimer } from './timers.ts'
 
 export type SignOutReason = 'logout' | 'session_expired'
 
@@ -125,7 +126,10 @@ export interface TesseraClient {
    * and refreshes on their `invalid_token`; `extend` it.
    */
   readonly http: KyInstance
-  /** Stops timers and closes the cross-tab channel. */
+  /**
+   * Stops timers and closes the cross-tab channel. Every method then rejects with `disposed`; a
+   * refresh already in flight still stores its result.
+   */
   dispose(): void
 }
 
@@ -180,13 +184,6 @@ function defaultRetryDelay(attempt: number): number {
   return Math.min(60_000, 1000 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2)
 }
 
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
-  // A pending refresh must not keep a Node or Deno process alive.
-  if (typeof timer === 'object' && timer !== null && 'unref' in timer) timer.unref()
-  else
-    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(Number(timer))
-}
-
 function reportNow(error: unknown): void {
   const reportError = (globalThis as { reportError?: (error: unknown) => void }).reportError
   if (typeof reportError === 'function') reportError(error)
@@ -219,6 +216,8 @@ function trustedOrigins(options: ClientOptions): (url: string) => boolean {
     }
   }
 }
+
+const disposedError = () => new TesseraError('disposed', 'The client was disposed')
 
 const notSignedIn = () => new TesseraError('not_signed_in', 'No one is signed in')
 
@@ -370,6 +369,8 @@ export function createClient(options: ClientOptions): TesseraClient {
   }
 
   function post(message: SyncMessage): void {
+    // A refresh that was in flight at dispose() lands after the channel closed.
+    if (disposed) return
     try {
       channel?.postMessage(message)
     } catch (error) {
@@ -457,6 +458,7 @@ export function createClient(options: ClientOptions): TesseraClient {
         resolve()
       }
       const timeout = setTimeout(done, timing.settle)
+      unrefTimer(timeout)
       newsWaiters.add(done)
     })
   }
@@ -596,7 +598,12 @@ export function createClient(options: ClientOptions): TesseraClient {
     return flight
   }
 
+  function assertLive(): void {
+    if (disposed) throw disposedError()
+  }
+
   async function getAccessToken(): Promise<string> {
+    assertLive()
     await ensureLoaded()
     const session = current
     if (!session) throw notSignedIn()
@@ -611,6 +618,7 @@ export function createClient(options: ClientOptions): TesseraClient {
   }
 
   async function getSession(): Promise<Session | null> {
+    assertLive()
     await ensureLoaded()
     if (!current) return null
     await getAccessToken().catch(() => undefined)
@@ -669,9 +677,13 @@ export function createClient(options: ClientOptions): TesseraClient {
   return {
     http,
 
-    register: (request) => api.register(request),
+    async register(request) {
+      assertLive()
+      return api.register(request)
+    },
 
     async login(credentials) {
+      assertLive()
       const session = await api.passwordGrant(credentials)
       await critical(session, async () => {
         accept(session)
@@ -685,6 +697,7 @@ export function createClient(options: ClientOptions): TesseraClient {
     },
 
     async logout({ scope = 'session' } = {}) {
+      assertLive()
       const failures: unknown[] = []
       // Signing out locally must not depend on reading the storage.
       await ensureLoaded().catch((error: unknown) => failures.push(error))
@@ -725,6 +738,7 @@ export function createClient(options: ClientOptions): TesseraClient {
     },
 
     async refresh() {
+      assertLive()
       await ensureLoaded()
       if (!current) throw notSignedIn()
       return refreshFrom(current, { gated: false })
@@ -739,11 +753,18 @@ export function createClient(options: ClientOptions): TesseraClient {
       return session ? decodeClaims(session.accessToken) : null
     },
 
-    me: () => http.get('api/me', { prefixUrl: authUrl }).json<MeResponse>(),
+    async me() {
+      assertLive()
+      return http.get('api/me', { prefixUrl: authUrl }).json<MeResponse>()
+    },
 
-    listSessions: () => http.get('api/sessions', { prefixUrl: authUrl }).json<SessionList>(),
+    async listSessions() {
+      assertLive()
+      return http.get('api/sessions', { prefixUrl: authUrl }).json<SessionList>()
+    },
 
     onAuthChange(listener) {
+      if (disposed) return () => {}
       listeners.add(listener)
       return () => {
         listeners.delete(listener)

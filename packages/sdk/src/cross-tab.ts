@@ -1,4 +1,5 @@
 import type { Session } from './session.ts'
+import { unrefTimer } from './timers.ts'
 
 /** The part of the Web Locks API (`navigator.locks`) the client uses. */
 export interface LockManagerLike {
@@ -46,6 +47,7 @@ export function createLockRunner(locks: LockManagerLike | null, timeout: number)
     if (uncontended) return uncontended.value
     const controller = new AbortController()
     const timer = setTimeout(() => controller.abort(), timeout)
+    unrefTimer(timer)
     let granted = false
     try {
       return await locks.request(name, { signal: controller.signal }, () => {

@@ -5,7 +5,8 @@
  * session; `session_expired` is raised only when the auth server definitively rejected the
  * refresh token, and the client is then signed out. `invalid_response`: a body that is not what
  * was asked for (HTML where JSON was expected). `invalid_request`: a request that could not be
- * built from the URL and options given. `storage_error`: the storage adapter threw.
+ * built from the URL and options given. `storage_error`: the storage adapter threw. `disposed`:
+ * the client's `dispose()` was called.
  */
 export const TESSERA_ERROR_CODES = [
   'invalid_credentials',
@@ -23,6 +24,7 @@ export const TESSERA_ERROR_CODES = [
   'invalid_response',
   'invalid_request',
   'storage_error',
+  'disposed',
   'http_error',
 ] as const
 export type TesseraErrorCode = (typeof TESSERA_ERROR_CODES)[number]

@@ -400,9 +400,12 @@ export function createChannelHub() {
   const members = new Set<{ onmessage: ((event: MessageEvent) => void) | null }>()
   return {
     join() {
+      let closed = false
       const channel = {
         onmessage: null as ((event: MessageEvent) => void) | null,
         postMessage(message: unknown) {
+          // as BroadcastChannel does
+          if (closed) throw new DOMException('Channel is closed', 'InvalidStateError')
           const data = structuredClone(message)
           for (const member of members) {
             if (member === channel) continue
@@ -410,6 +413,7 @@ export function createChannelHub() {
           }
         },
         close() {
+          closed = true
           members.delete(channel)
         },
       }
