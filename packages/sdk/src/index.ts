@@ -27,7 +27,7 @@ export type { TesseraErrorCode, TesseraErrorOptions } from './errors.ts'
 export { isTesseraError, TESSERA_ERROR_CODES, TesseraError } from './errors.ts'
 export type { Session } from './session.ts'
 export { decodeJwtPayload } from './session.ts'
-export type { StorageAdapter } from './storage.ts'
+export type { StorageAdapter, WebStorageLike } from './storage.ts'
 export {
   createLocalStorage,
   createMemoryStorage,

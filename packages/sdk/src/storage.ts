@@ -39,6 +39,16 @@ export function createMemoryStorage(): StorageAdapter {
 }
 
 /**
+ * The part of the Web Storage API (`localStorage`, `sessionStorage`) the SDK uses. Declared here
+ * so that the published types need no DOM library: a Node program compiles against them too.
+ */
+export interface WebStorageLike {
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+  removeItem(key: string): void
+}
+
+/**
  * Adapts a Web Storage object. `localStorage` is shared by every tab of an origin;
  * `sessionStorage` belongs to one tab.
  *
@@ -46,7 +56,7 @@ export function createMemoryStorage(): StorageAdapter {
  * const client = createClient({ authUrl, storage: createWebStorage(localStorage, { shared: true }) })
  */
 export function createWebStorage(
-  storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>,
+  storage: WebStorageLike,
   options: { shared?: boolean } = {},
 ): StorageAdapter {
   return {
@@ -64,7 +74,9 @@ export function createWebStorage(
  * const client = createClient({ authUrl: '/', storage: createLocalStorage() })
  */
 export function createLocalStorage(): StorageAdapter {
-  return createWebStorage(globalThis.localStorage, { shared: true })
+  return createWebStorage((globalThis as { localStorage: WebStorageLike }).localStorage, {
+    shared: true,
+  })
 }
 
 /**
@@ -75,5 +87,7 @@ export function createLocalStorage(): StorageAdapter {
  * const client = createClient({ authUrl: '/', storage: createSessionStorage() })
  */
 export function createSessionStorage(): StorageAdapter {
-  return createWebStorage(globalThis.sessionStorage, { shared: false })
+  return createWebStorage((globalThis as { sessionStorage: WebStorageLike }).sessionStorage, {
+    shared: false,
+  })
 }
