@@ -55,11 +55,56 @@ interface Plan {
   url: string
   /** Requests for one connection; called once per connection, in order. */
   requestsFor?: (index: number, client: Client) => Request[]
-  /** The same request on every connection (the cheapest for the load generator). */
-  request?: Request
+  /**
+   * Raw requests for one connection, sent in turn and round again; `onSend` hears of each with
+   * its position. What the resource-server scenarios use, the ceiling included.
+   */
+  buffersFor?: (index: number) => { buffers: readonly Buffer[]; onSend?: (n: number) => void }
   expectStatus: number
   onDone?: () => void
 }
+
+// autocannon 8's client writes `getRequestBuffer()` after `requestIterator.nextRequest()`.
+interface ClientInternals {
+  requestIterator: { nextRequest(): unknown }
+  getRequestBuffer(): Buffer
+}
+
+/**
+ * Sends prebuilt requests in turn: the load generator then spends the same on a request whether it
+ * carries no token, one token or one of 10,000 (autocannon would otherwise rebuild its requests
+ * on every run), so the ratios compare the servers and not the load generator.
+ */
+function cycle(client: Client, buffers: readonly Buffer[], onSend?: (n: number) => void): void {
+  const internals = client as unknown as ClientInternals
+  let next = 0
+  internals.requestIterator.nextRequest = () => undefined
+  internals.getRequestBuffer = () => {
+    onSend?.(next)
+    return buffers[next++ % buffers.length]!
+  }
+}
+
+/** An HTTP/1.1 request as autocannon writes it. */
+function raw(
+  url: string,
+  method: 'GET' | 'POST',
+  path: string,
+  headers: Record<string, string>,
+  body = '',
+): Buffer {
+  const lines = [
+    `${method} ${path} HTTP/1.1`,
+    `Host: ${new URL(url).host}`,
+    'Connection: keep-alive',
+  ]
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`)
+  if (body) lines.push(`Content-Length: ${Buffer.byteLength(body)}`)
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`)
+}
+
+/** A round with its latencies (sorted), which stay in this process. */
+type Measured = RoundResult & { latencies: Float64Array }
 
 /**
  * Runs autocannon in this process and measures every response itself: autocannon's histogram has a
@@ -70,7 +115,7 @@ function fire(
   plan: Plan,
   limit: { duration?: number; amount?: number },
   connections: number,
-): Promise<RoundResult> {
+): Promise<Measured> {
   let latencies = new Float64Array(1 << 16)
   let count = 0
   let unexpected = 0
@@ -78,6 +123,7 @@ function fire(
   const statuses: Record<string, number> = {}
   let nextClient = 0
   let started = performance.now()
+  const cpuBefore = process.cpuUsage()
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -85,17 +131,19 @@ function fire(
         connections,
         pipelining: 1,
         timeout: 10,
+        // How often autocannon looks whether to stop: an `amount` run ends within 100 ms.
+        sampleInt: 100,
         ...(limit.amount === undefined
           ? { duration: limit.duration ?? 5 }
           : { amount: limit.amount }),
-        ...(plan.request ? { requests: [plan.request] } : {}),
-        ...(plan.requestsFor
-          ? {
-              setupClient: (client: Client) => {
-                client.setRequests(plan.requestsFor!(nextClient++, client))
-              },
-            }
-          : {}),
+        setupClient: (client: Client) => {
+          const index = nextClient++
+          if (plan.requestsFor) client.setRequests(plan.requestsFor(index, client))
+          if (plan.buffersFor) {
+            const { buffers, onSend } = plan.buffersFor(index)
+            cycle(client, buffers, onSend)
+          }
+        },
       },
       (error, result) => {
         if (error) {
@@ -103,6 +151,7 @@ function fire(
           return
         }
         plan.onDone?.()
+        const cpu = process.cpuUsage(cpuBefore)
         const seconds = (last - started) / 1000
         const measured = latencies.subarray(0, count).sort()
         resolve({
@@ -113,6 +162,8 @@ function fire(
           p99: percentile(measured, 0.99),
           errors: result.errors + unexpected,
           statuses,
+          loadCpuMicros: (cpu.user + cpu.system) / count,
+          latencies: measured,
         })
       },
     )
@@ -134,8 +185,21 @@ function fire(
   })
 }
 
-function bearer(token: string): Request {
-  return { method: 'GET', path: '/api/restricted/', headers: { authorization: `Bearer ${token}` } }
+/** Requests built once per pool and connection count, and kept: a round is made of many runs. */
+const built = new Map<string, Buffer[][]>()
+
+function perConnection(key: string, connections: number, build: (index: number) => Buffer[]) {
+  const cacheKey = `${key}/${connections}`
+  let list = built.get(cacheKey)
+  if (!list) {
+    list = Array.from({ length: connections }, (_, index) => build(index))
+    built.set(cacheKey, list)
+  }
+  return (index: number) => ({ buffers: list[index]! })
+}
+
+function restricted(url: string, token: string): Buffer {
+  return raw(url, 'GET', '/api/restricted/', { authorization: `Bearer ${token}` })
 }
 
 /** Connection `index` of `connections` takes every `connections`-th token, starting at `index`. */
@@ -251,7 +315,7 @@ async function load(
   s: State,
   scenario: LoadScenario,
   limit: { duration?: number; amount?: number },
-): Promise<RoundResult> {
+): Promise<Measured> {
   const connections = s.connections
   switch (scenario.kind) {
     case 'open':
@@ -259,25 +323,34 @@ async function load(
         {
           url: s.resourceUrl,
           expectStatus: scenario.expectStatus,
-          request: { method: 'GET', path: scenario.path },
+          buffersFor: perConnection(`open ${scenario.path}`, connections, () => [
+            raw(s.resourceUrl, 'GET', scenario.path, {}),
+          ]),
         },
         limit,
         connections,
       )
     case 'single':
       return fire(
-        { url: s.resourceUrl, expectStatus: 200, request: bearer(s.pools.warm[0]!) },
+        {
+          url: s.resourceUrl,
+          expectStatus: 200,
+          buffersFor: perConnection('single', connections, () => [
+            restricted(s.resourceUrl, s.pools.warm[0]!),
+          ]),
+        },
         limit,
         connections,
       )
     case 'warm':
-      // Prebuilt requests, one slice of the pool per connection: the load generator spends
-      // nothing per request on choosing a token, exactly as with the single token.
+      // One stripe of the pool per connection, so every token is in use all the time.
       return fire(
         {
           url: s.resourceUrl,
           expectStatus: 200,
-          requestsFor: (index) => stripe(s.pools.warm, index, connections).map(bearer),
+          buffersFor: perConnection('warm', connections, (index) =>
+            stripe(s.pools.warm, index, connections).map((t) => restricted(s.resourceUrl, t)),
+          ),
         },
         limit,
         connections,
@@ -291,24 +364,26 @@ async function load(
         throw new Error(`load process: cold pool exhausted (${cold.length - start} left)`)
       }
       s.coldNext += amount
-      const slices: number[] = []
-      // autocannon gives connection i floor(amount/c) requests, plus one for the first amount % c.
+      // autocannon gives connection i floor(amount/c) requests, plus one for the first amount % c:
+      // each connection gets exactly as many unsent tokens as it will send.
+      const sizes = Array.from(
+        { length: connections },
+        (_, i) => Math.floor(amount / connections) + (i < amount % connections ? 1 : 0),
+      )
       return fire(
         {
           url: s.resourceUrl,
           expectStatus: 200,
-          requestsFor: (index, client) => {
-            const size = Math.floor(amount / connections) + (index < amount % connections ? 1 : 0)
-            const from = start + slices.reduce((sum, n) => sum + n, 0)
-            slices.push(size)
-            // Set up before the connection opens, so it sees the first request too.
-            let sent = 0
-            ;(client as NodeJS.EventEmitter).on('request', () => {
-              sent++
-              s.coldSent++
-              if (sent <= size) s.coldDistinct++
-            })
-            return cold.slice(from, from + size).map(bearer)
+          buffersFor: (index) => {
+            const from = start + sizes.slice(0, index).reduce((sum, n) => sum + n, 0)
+            const size = sizes[index]!
+            return {
+              buffers: cold.slice(from, from + size).map((t) => restricted(s.resourceUrl, t)),
+              onSend: (n) => {
+                s.coldSent++
+                if (n < size) s.coldDistinct++
+              },
+            }
           },
         },
         { amount },
@@ -320,13 +395,11 @@ async function load(
         {
           url: s.authUrl,
           expectStatus: 200,
-          requestsFor: (index) =>
-            stripe(s.pools.warm, index, connections).map((token) => ({
-              method: 'POST',
-              path: '/api/token/verify/',
-              headers: JSON_HEADERS,
-              body: `{"token":"${token}"}`,
-            })),
+          buffersFor: perConnection('verify', connections, (index) =>
+            stripe(s.pools.warm, index, connections).map((token) =>
+              raw(s.authUrl, 'POST', '/api/token/verify/', JSON_HEADERS, `{"token":"${token}"}`),
+            ),
+          ),
         },
         limit,
         connections,
@@ -346,6 +419,65 @@ async function load(
     case 'login':
       return fire(loginPlan(s), limit, connections)
   }
+}
+
+interface Series {
+  requests: number
+  seconds: number
+  loadCpuMicros: number
+  errors: number
+  statuses: Record<string, number>
+  latencies: Float64Array[]
+}
+
+// Slices of one round, taken in turn with other scenarios' slices, added up until asked for.
+const series = new Map<string, Series>()
+
+function addToSeries(name: string, slice: Measured): void {
+  const sum: Series = series.get(name) ?? {
+    requests: 0,
+    seconds: 0,
+    loadCpuMicros: 0,
+    errors: 0,
+    statuses: {},
+    latencies: [],
+  }
+  sum.loadCpuMicros += (slice.loadCpuMicros ?? 0) * slice.requests
+  sum.requests += slice.requests
+  sum.seconds += slice.seconds
+  sum.errors += slice.errors
+  for (const [status, count] of Object.entries(slice.statuses)) {
+    sum.statuses[status] = (sum.statuses[status] ?? 0) + count
+  }
+  sum.latencies.push(slice.latencies)
+  series.set(name, sum)
+}
+
+function takeSeries(name: string): RoundResult {
+  const sum = series.get(name)
+  if (!sum) throw new Error(`load process: no series ${name}`)
+  series.delete(name)
+  const all = new Float64Array(sum.latencies.reduce((n, l) => n + l.length, 0))
+  let at = 0
+  for (const part of sum.latencies) {
+    all.set(part, at)
+    at += part.length
+  }
+  all.sort()
+  return {
+    requests: sum.requests,
+    seconds: sum.seconds,
+    rps: sum.requests / sum.seconds,
+    p50: percentile(all, 0.5),
+    p99: percentile(all, 0.99),
+    errors: sum.errors,
+    statuses: sum.statuses,
+    loadCpuMicros: sum.loadCpuMicros / sum.requests,
+  }
+}
+
+function withoutLatencies({ latencies: _, ...round }: Measured): RoundResult {
+  return round
 }
 
 /** Argon2id hashes with `connections` in flight, as many logins would be. */
@@ -416,14 +548,16 @@ async function handle(command: LoadCommand): Promise<LoadReply> {
       return { ok: true, count: current().chains.length }
     case 'mint':
       return { ok: true, count: await mint(current(), command.pool, command.amount) }
-    case 'load':
-      return {
-        ok: true,
-        round: await load(current(), command.scenario, {
-          duration: command.duration,
-          amount: command.amount,
-        }),
-      }
+    case 'load': {
+      const measured = await load(current(), command.scenario, {
+        duration: command.duration,
+        amount: command.amount,
+      })
+      if (command.series !== undefined) addToSeries(command.series, measured)
+      return { ok: true, round: withoutLatencies(measured) }
+    }
+    case 'series':
+      return { ok: true, round: takeSeries(command.name) }
     case 'hash':
       return { ok: true, round: await hashRate(current(), command.duration) }
     case 'stats':

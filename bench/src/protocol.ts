@@ -11,7 +11,10 @@ export type LoadCommand =
   | { type: 'sessions'; atLeast: number }
   /** Access tokens minted by refresh chains, into a pool; none of them has been seen by anyone. */
   | { type: 'mint'; pool: PoolName; amount: number }
-  | { type: 'load'; scenario: LoadScenario; duration?: number; amount?: number }
+  /** One run; with `series`, also added to that series (slices of one round, see `series`). */
+  | { type: 'load'; scenario: LoadScenario; duration?: number; amount?: number; series?: string }
+  /** The slices added to a series so far, as one round (latencies merged); the series restarts. */
+  | { type: 'series'; name: string }
   /** Pure Argon2id hashes at the auth server's parameters, `connections` in flight. */
   | { type: 'hash'; duration: number }
   | { type: 'stats' }
@@ -51,6 +54,8 @@ export interface RoundResult {
   statuses: Record<string, number>
   /** CPU the server under test used per answered request (set by the runner), in µs. */
   serverCpuMicros?: number
+  /** CPU the load generator used per answered request, setting up included, in µs. */
+  loadCpuMicros?: number
 }
 
 export interface LoadStats {

@@ -42,6 +42,8 @@ export interface Summary {
   errors: number
   /** CPU time of the server under test per request, median of the rounds, in µs. */
   serverCpuMicros: number
+  /** CPU time of the load generator per request, median of the rounds, in µs. */
+  loadCpuMicros: number
   rounds: RoundResult[]
 }
 
@@ -53,6 +55,7 @@ export function summarize(rounds: RoundResult[]): Summary {
     p99: median(rounds.map((r) => r.p99)),
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),
     serverCpuMicros: median(rounds.map((r) => r.serverCpuMicros ?? Number.NaN)),
+    loadCpuMicros: median(rounds.map((r) => r.loadCpuMicros ?? Number.NaN)),
     rounds,
   }
 }
@@ -128,11 +131,21 @@ export interface BenchReport {
   }
   ceiling: { path: string; status: number; note: string }
   scenarios: Record<string, Summary>
+  /**
+   * req/s against the ceiling (login: against the pure hash rate). Side-by-side rounds: median of
+   * the per-round ratios; cold: ratio of the medians.
+   */
   ratios: {
     protected_10k: number
     protected_single: number
     cold: number
     login_vs_hash: number
+  }
+  /** Ceiling's server CPU per request ÷ the scenario's: the ratios as the server alone sees them. */
+  cpuRatios: {
+    protected_10k: number
+    protected_single: number
+    cold: number
   }
   targets: Record<string, Target>
   sdk: SdkResult | { error: string }

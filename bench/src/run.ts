@@ -173,6 +173,9 @@ async function measure(
 ): Promise<Record<string, RoundResult[]>> {
   const rounds: Record<string, RoundResult[]> = {}
   const keep = (key: string, result: RoundResult) => {
+    log(
+      `  ${key}: ${Math.round(result.rps)} req/s, server ${Math.round(result.serverCpuMicros ?? Number.NaN)} µs CPU/req, load generator ${Math.round(result.loadCpuMicros ?? Number.NaN)} µs`,
+    )
     const list = rounds[key] ?? []
     list.push(result)
     rounds[key] = list
@@ -198,11 +201,27 @@ async function measure(
     await round(undefined, open, { duration: 1 })
     await round(undefined, { kind: 'single' }, { duration: 1 })
     await round(undefined, { kind: 'warm' }, { amount: WARM_TOKENS })
+    // Each round is DURATION one-second slices of each scenario in turn, so that a burst of
+    // other work on the machine falls on all three alike.
+    const sides: [string, LoadScenario][] = [
+      ['ceiling', open],
+      ['protected_single', { kind: 'single' }],
+      ['protected_10k', { kind: 'warm' }],
+    ]
     for (let r = 1; r <= ROUNDS; r++) {
-      log(`resource server: round ${r}/${ROUNDS} (ceiling, one token, 10,000 tokens)`)
-      await round('ceiling', open, { duration: DURATION })
-      await round('protected_single', { kind: 'single' }, { duration: DURATION })
-      await round('protected_10k', { kind: 'warm' }, { duration: DURATION })
+      log(`resource server: round ${r}/${ROUNDS} (ceiling, one token, 10,000 tokens, in turn)`)
+      const cpu = new Map<string, number>()
+      for (let slice = 0; slice < DURATION; slice++) {
+        for (const [key, scenario] of sides) {
+          const before = servers.resource.cpuSeconds()
+          await ask({ type: 'load', scenario, duration: 1, series: key })
+          cpu.set(key, (cpu.get(key) ?? 0) + servers.resource.cpuSeconds() - before)
+        }
+      }
+      for (const [key] of sides) {
+        const { round: result } = await ask({ type: 'series', name: key })
+        keep(key, { ...result!, serverCpuMicros: ((cpu.get(key) ?? 0) / result!.requests) * 1e6 })
+      }
     }
   }
   // After the warm rounds: cold tokens push the warm ones out of the verifier's cache.
@@ -373,7 +392,7 @@ async function main(): Promise<void> {
 
     const scenarios: Record<string, Summary> = {}
     for (const [key, list] of Object.entries(rounds)) scenarios[key] = summarize(list)
-    const { rows, ratios, targets } = assess({
+    const { rows, ratios, cpuRatios, targets } = assess({
       scenarios,
       sdk,
       sdkError,
@@ -389,7 +408,7 @@ async function main(): Promise<void> {
     console.log(
       [
         '',
-        `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${databaseName}`,
+        `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${databaseName}; load average at start ${loadAtStart}`,
         `${CONNECTIONS} connections, median of ${ROUNDS} rounds of ${DURATION} s; ceiling: ${ceiling.note}`,
         '',
         table,
@@ -414,6 +433,7 @@ async function main(): Promise<void> {
       ceiling,
       scenarios,
       ratios,
+      cpuRatios,
       targets,
       sdk: sdk ?? { error: sdkError ?? 'not run' },
       peakRssMiB,
