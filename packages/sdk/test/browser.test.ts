@@ -72,6 +72,7 @@ async function openTab(
   context: Awaited<ReturnType<Browser['newContext']>>,
   { query = '', opened }: { query?: string; opened?: Page } = {},
 ): Promise<Page> {
+  await requireBuiltSdk()
   const page = opened ?? (await context.newPage())
   const failures: string[] = []
   page.on('pageerror', (error) => failures.push(error.message))

@@ -32,6 +32,7 @@ describe('Deno', () => {
     await node.register({ username, password: PASSWORD })
     node.dispose()
 
+    await requireBuiltSdk()
     const { stdout } = await run(
       deno,
       [

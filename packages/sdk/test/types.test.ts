@@ -57,6 +57,7 @@ describe('the published types', () => {
       ].join('\n'),
     )
 
+    await requireBuiltSdk()
     const result = await run(process.execPath, [tsc, '-p', dir]).then(
       () => 'ok',
       (error: { stdout?: string }) => error.stdout ?? String(error),
