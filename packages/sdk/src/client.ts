@@ -674,6 +674,9 @@ export function createClient(options: ClientOptions): TesseraClient {
     trusted,
   )
 
+  // A session restored from storage is refreshed on time too, not only once something asks for it.
+  if (autoRefresh) ensureLoaded().catch(report)
+
   return {
     http,
 

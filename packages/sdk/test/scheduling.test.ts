@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createClient } from '../src/index.ts'
+import { createClient, createMemoryStorage } from '../src/index.ts'
 import { AUTH_URL, createFakeServer, type FakeServerOptions } from './fake-server.ts'
 import { CREDENTIALS, track } from './helpers.ts'
 
@@ -130,6 +130,21 @@ describe('scheduled refresh', () => {
     expect(server.calls.refresh).toBe(1)
     expect(events.at(-1)).toEqual({ type: 'signed_out', reason: 'session_expired' })
     expect(events.filter((event) => event.type === 'signed_out')).toHaveLength(1)
+  })
+
+  it('refreshes a session restored from storage on time, before anything asks for it', async () => {
+    vi.setSystemTime(SERVER_EPOCH)
+    const server = createFakeServer({ lifetime: 300 })
+    const storage = createMemoryStorage()
+    const first = createClient({ authUrl: AUTH_URL, fetch: server.fetch, storage })
+    await first.login(CREDENTIALS)
+    first.dispose()
+
+    const { events } = track(createClient({ authUrl: AUTH_URL, fetch: server.fetch, storage }))
+    await vi.advanceTimersByTimeAsync(270_000)
+
+    expect(server.calls.refresh).toBe(1)
+    expect(events.map((event) => event.type)).toEqual(['refreshed'])
   })
 
   it('stops refreshing after dispose()', async () => {
