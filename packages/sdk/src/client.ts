@@ -544,6 +544,8 @@ export function createClient(options: ClientOptions): TesseraClient {
       if (news) {
         const event = adoptionEvent(news)
         accept(news)
+        // Per-tab storage has not seen it: a reload would bring back the spent token.
+        if (!sharedStorage) await persist(news)
         return { session: news, event }
       }
       let next: Session

@@ -408,16 +408,18 @@ describe('a duplicated tab (per-tab storage, one session)', () => {
   })
 
   it('shares one refresh with its twin when both find the token due at once', async () => {
-    const { server, clock, a, b } = await duplicated({ refreshLatency: 5 })
+    const { server, clock, a, b, storageOfB } = await duplicated({ refreshLatency: 5 })
     clock.advance(301_000)
 
     const [tokenA, tokenB] = await Promise.all([
       a.client.getAccessToken(),
       b.client.getAccessToken(),
     ])
+    await settle()
 
     expect(server.calls.refresh).toBe(1)
     expect(tokenB).toBe(tokenA)
+    expect(await storageOfB.getItem('tessera.session')).toContain(server.currentRefresh)
   })
 
   it('signs its twin out on logout, and leaves tabs with sessions of their own alone', async () => {
