@@ -71,6 +71,8 @@ export interface Verifier {
 }
 
 interface CachedToken {
+  /** The whole token: a hit must be this very token, not merely carry its signature. */
+  token: string
   claims: AccessTokenClaims
   /** `exp` plus leeway, in ms: the hit path compares one number. */
   expiresAtMs: number
@@ -84,8 +86,9 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
  * algorithms; nothing is taken from the token but the `kid`. Runs on web-standard APIs only
  * (fetch, WebCrypto), so it works in Node, Deno and edge runtimes.
  *
- * Verified tokens are kept in a bounded map keyed by the whole token string (signature included,
- * so a hit is as good as a verification), and a hit re-checks `exp` against the clock.
+ * Verified tokens are kept in a bounded map keyed by their signature and holding the whole token,
+ * compared in full on a hit (so a hit is as good as a verification), and a hit re-checks `exp`
+ * against the clock.
  *
  * @example
  * const verifier = createVerifier({
@@ -141,10 +144,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const keySource: KeySource = jwks ?? createStaticKeySource(options.keys!, algorithms)
 
   function peek(token: string): AccessTokenClaims | undefined {
-    const hit = cache.get(token)
-    if (hit === undefined) return undefined
+    if (typeof token !== 'string') return undefined
+    const key = cacheKey(token)
+    const hit = cache.get(key)
+    if (hit === undefined || hit.token !== token) return undefined
     if (clock() < hit.expiresAtMs) return hit.claims
-    cache.delete(token)
+    cache.delete(key)
     return undefined
   }
 
@@ -192,7 +197,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const claims = checkClaims(decodeJson(token, dot1 + 1, dot2))
     if (cacheSize > 0 && generation === startedIn) {
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!)
-      cache.set(token, { claims, expiresAtMs: (claims.exp + leeway) * 1000 })
+      cache.set(cacheKey(token), { token, claims, expiresAtMs: (claims.exp + leeway) * 1000 })
     }
     return claims
   }
@@ -239,6 +244,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     jwks,
   }
+}
+
+/**
+ * The cache is keyed by the signature segment: a fresh header string has to be hashed on every
+ * request, and hashing 86 characters instead of the whole token (≈ 440) halves the cost of a hit
+ * (≈ 0.8 → 0.4 µs, measured by bench/). The entry keeps the whole token, compared on every hit.
+ */
+function cacheKey(token: string): string {
+  return token.slice(token.lastIndexOf('.') + 1)
 }
 
 function decodeJson(token: string, start: number, end: number): Record<string, unknown> {

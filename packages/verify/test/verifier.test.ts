@@ -462,6 +462,19 @@ describe('verified-token cache', () => {
     expect(await verifier.verify(token)).toBe(claims)
   })
 
+  it('does not answer from the cache for another token that carries a cached signature', async () => {
+    const verifier = verifierFor()
+    const token = await ed.sign({ sub: 'ada' })
+    await verifier.verify(token)
+    const [, , signature] = token.split('.')
+    const forged = `${b64url({ alg: 'EdDSA', typ: 'at+jwt', kid: 'ed-1' })}.${b64url(
+      accessClaims({ sub: 'mallory' }),
+    )}.${signature}`
+    expect(verifier.peek(forged)).toBeUndefined()
+    await expectRejected(verifier, forged, 'SIGNATURE_INVALID')
+    expect(verifier.peek(token)?.sub).toBe('ada')
+  })
+
   it('stops answering from the cache once the token expires', async () => {
     const clock = manualClock()
     const verifier = verifierFor({ clock: clock.now, leewaySeconds: 0 })
