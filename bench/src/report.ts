@@ -95,7 +95,8 @@ export function markdownTable(rows: Row[]): string {
   ]
   for (const row of rows) {
     const s = row.summary
-    const ratio = row.ratio === undefined ? '' : `${fixed(row.ratio, 2)}×`
+    // Truncated, not rounded: 0.899 must not read as a met 0.90.
+    const ratio = row.ratio === undefined ? '' : `${fixed(Math.floor(row.ratio * 100) / 100, 2)}×`
     const targets = (row.targets ?? []).map((t) => `${t.label}: ${t.met ? 'met' : '**missed**'}`)
     const target = [ratio, targets.length > 0 ? `(${targets.join('; ')})` : '']
       .filter(Boolean)
