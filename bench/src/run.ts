@@ -173,9 +173,16 @@ async function measure(
 ): Promise<Record<string, RoundResult[]>> {
   const rounds: Record<string, RoundResult[]> = {}
   const keep = (key: string, result: RoundResult) => {
-    log(
-      `  ${key}: ${Math.round(result.rps)} req/s, server ${Math.round(result.serverCpuMicros ?? Number.NaN)} µs CPU/req, load generator ${Math.round(result.loadCpuMicros ?? Number.NaN)} µs`,
-    )
+    // The pure-hash rounds have no server: say only what was measured.
+    const cpu = [
+      result.serverCpuMicros === undefined
+        ? ''
+        : `, server ${Math.round(result.serverCpuMicros)} µs CPU/req`,
+      result.loadCpuMicros === undefined
+        ? ''
+        : `, load generator ${Math.round(result.loadCpuMicros)} µs`,
+    ].join('')
+    log(`  ${key}: ${Math.round(result.rps)} req/s${cpu}`)
     const list = rounds[key] ?? []
     list.push(result)
     rounds[key] = list
