@@ -1,5 +1,7 @@
+import { sessions } from '@tessera/db'
+import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestApp, login, refresh, register, type TestApp } from './helpers.ts'
+import { createTestApp, decodeJwt, login, refresh, register, type TestApp } from './helpers.ts'
 
 let t: TestApp
 
@@ -138,7 +140,7 @@ describe('DELETE /api/sessions/:id', () => {
 
 describe('pruning', () => {
   it('deletes sessions that ended long ago and keeps live ones', async () => {
-    const { username } = await register(t.app)
+    const { username, id } = await register(t.app)
     const ended = await login(t.app, username)
     await t.app.inject({
       method: 'POST',
@@ -146,9 +148,15 @@ describe('pruning', () => {
       payload: { refresh: ended.refresh },
     })
     const live = await login(t.app, username)
-    t.clock.advance(8 * 86_400_000)
+    t.clock.advance(9 * 86_400_000)
     const kept = await login(t.app, username)
     expect(await t.app.sessions.prune(7 * 86_400)).toBeGreaterThanOrEqual(2)
+    // Only the session that is still live is left of this user's three.
+    const rows = await t.database.db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(eq(sessions.userId, Number(id)))
+    expect(rows.map((r) => r.id)).toEqual([decodeJwt(kept.refresh).payload.sid])
     expect((await refresh(t.app, kept.refresh)).statusCode).toBe(200)
     expect((await refresh(t.app, live.refresh)).statusCode).toBe(401)
   })
