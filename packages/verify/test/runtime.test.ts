@@ -51,6 +51,7 @@ describe('packages/verify sources', () => {
     ['export { readFile } from "fs/promises"'],
     ["import 'node:process'"],
     ['const { Buffer } = await import("buffer")'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a line of source text under test
     ['const crypto = await import(`node:${name}`)'],
     ['import type { IncomingMessage } from "http"'],
   ])('would catch %s', (line) => {
